@@ -1,0 +1,1 @@
+"""Where a clip is cut, and what each piece looks like technically."""

@@ -1,0 +1,499 @@
+"""Where one shot ends and the next begins: hard cuts, jump cuts, dissolves, fades.
+
+The detector sees every frame once (``process``) and returns its boundaries at
+the end (``finish``), like a PySceneDetect detector. It works on the small
+analysis images the decoder always provides and keeps only a bounded window of
+them, so memory does not grow with the clip.
+
+Signals, per frame ``j`` against ``j-1``:
+
+* ``structure``: mean absolute difference of brightness-normalised luma after
+  compensating the global translation found by phase correlation. A pan or a
+  shake leaves it near the noise floor; a new shot drives it up. Normalising
+  brightness keeps flashes and fades from looking like new shots.
+* ``chroma``: mean absolute Cb/Cr difference (a cut between similar-looking
+  grey scenes often still changes colour).
+* ``shift``: the phase-correlation translation; a jump inside a steady pan
+  shows as one shift that its neighbours do not continue.
+* ``timestamp_gap`` and ``keyframe``: container evidence that frames were
+  removed (a gap in presentation times) or that the encoder started a new
+  GOP out of rhythm. Supporting signals only: VFR phones and scene-cut
+  key frames make them unreliable alone.
+
+A candidate is confirmed or rejected by registering the frames around it
+(ORB features + RANSAC similarity on a medium-size luma): if the new frame is the
+old scene seen through the expected camera motion, it is no boundary (fast
+pan, explosion, smoke); if it is the same scene through an unexpected zoom or
+shift, it is a ``jump_cut``; if nothing registers, it is a ``cut``. A candidate
+whose disruption vanishes within a few frames (the scene comes back) is a flash.
+
+Gradual transitions are found on a longer window: a fade is a monotonic ramp
+of brightness and contrast to or from a black run; a dissolve is a run of
+frames that are each a linear blend of the frames on either side while those
+two are structurally different.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from vidforensics.io.decode import Frame
+from vidforensics.report.schema import Boundary
+
+
+class CutParams(BaseModel):
+    """Cut-stage parameters; the values live in ``pipelines/*.toml`` ``[cuts]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flat_std: float
+    structure_min: float
+    structure_ratio: float
+    chroma_min: float
+    chroma_ratio: float
+    context_frames: int
+    noise_floor: float
+    flash_window: int
+    flash_return_ratio: float
+    shift_jump_px: float
+    shift_jump_ratio: float
+    register_width: int
+    orb_features: int
+    min_inliers: int
+    min_inlier_ratio: float
+    zoom_jump_ratio: float
+    shift_jump_frac: float
+    timestamp_gap_factor: float
+    black_mean: float
+    black_std: float
+    fade_step: float
+    fade_min_frames: int
+    dissolve_spans: list[int]
+    dissolve_min_diff: float
+    dissolve_max_ncc: float
+    dissolve_max_residual: float
+    dissolve_alpha_eps: float
+    dissolve_min_frames: int
+    dissolve_max_frames: int
+    min_segment_frames: int
+
+
+@dataclass(slots=True)
+class _Stats:
+    """What the detector keeps of one frame (small arrays only)."""
+
+    index: int
+    time_s: float
+    key_frame: bool
+    y: np.ndarray            # float32 small luma
+    z: np.ndarray            # brightness-normalised small luma
+    c: np.ndarray            # float32 small chroma (h, w, 2)
+    mean: float
+    std: float
+    shift: tuple[float, float] = (0.0, 0.0)
+    response: float = 0.0
+    structure: float = 0.0
+    chroma: float = 0.0
+    frame: Frame | None = None
+    medium: np.ndarray | None = None
+
+
+@dataclass
+class _Registration:
+    ok: bool
+    scale: float = 1.0
+    shift: tuple[float, float] = (0.0, 0.0)
+    inliers: int = 0
+    inlier_ratio: float = 0.0
+
+
+@dataclass
+class CutDetector:
+    """Streaming boundary detector. Feed every frame to ``process``; call ``finish``.
+
+    Parameters
+    ----------
+    params : CutParams
+    """
+
+    params: CutParams
+    _window: deque = field(default_factory=deque)
+    _times: list = field(default_factory=list)
+    _keyframes: list = field(default_factory=list)
+    _cuts: list = field(default_factory=list)
+    _gradual: list = field(default_factory=list)
+    _hann: np.ndarray | None = None
+    _orb: object | None = None
+    _decided_cut: int = 0
+    _decided_gradual: int = 0
+    _last_dissolve_end: int = -1
+
+    def __post_init__(self) -> None:
+        p = self.params
+        self._cut_delay = max(p.context_frames, p.flash_window) + 1
+        self._grad_delay = max(max(p.dissolve_spans), p.dissolve_max_frames // 2) + 2
+        self._keep = self._grad_delay + max(p.dissolve_max_frames, 2 * p.context_frames) + 4
+        self._frame_keep = self._cut_delay + 4
+
+    # ---------------------------------------------------------------- per frame
+    def process(self, frame: Frame) -> None:
+        p = self.params
+        y = frame.luma_small.astype(np.float32)
+        mean, std = float(y.mean()), float(y.std())
+        z = (y - mean) / std if std > p.flat_std else np.zeros_like(y)
+        s = _Stats(frame.index, frame.time_s, frame.key_frame, y, z,
+                   frame.chroma_small.astype(np.float32), mean, std, frame=frame)
+        if self._window:
+            prev = self._window[-1]
+            if self._hann is None:
+                self._hann = cv2.createHanningWindow((y.shape[1], y.shape[0]), cv2.CV_32F)
+            (dx, dy), resp = cv2.phaseCorrelate(prev.y, y, self._hann)
+            s.shift, s.response = (dx, dy), resp
+            s.structure = _shifted_mad(prev.z, z, dx, dy)
+            s.chroma = float(np.abs(s.c - prev.c).mean())
+        self._window.append(s)
+        self._times.append(frame.time_s)
+        if frame.key_frame:
+            self._keyframes.append(frame.index)
+        # drop full frames we no longer need (keeps memory flat at any resolution)
+        if len(self._window) > self._frame_keep:
+            old = self._window[-self._frame_keep - 1]
+            old.frame = None
+        while len(self._window) > self._keep:
+            self._window.popleft()
+        self._decide(final=False)
+
+    def finish(self) -> list[Boundary]:
+        """Decide the frames still pending and return all boundaries, in order."""
+        self._decide(final=True)
+        return self._merge()
+
+    # ---------------------------------------------------------------- decisions
+    def _get(self, index: int) -> _Stats | None:
+        first = self._window[0].index if self._window else 0
+        k = index - first
+        return self._window[k] if 0 <= k < len(self._window) else None
+
+    def _decide(self, final: bool) -> None:
+        if not self._window:
+            return
+        last = self._window[-1].index
+        cut_until = last + 1 if final else last - self._cut_delay + 1
+        while self._decided_cut < cut_until:
+            self._check_cut(self._decided_cut, last)
+            self._decided_cut += 1
+        grad_until = last + 1 if final else last - self._grad_delay + 1
+        while self._decided_gradual < grad_until:
+            self._check_gradual(self._decided_gradual, last)
+            self._decided_gradual += 1
+
+    def _context(self, j: int, last: int, attr: str) -> np.ndarray:
+        p = self.params
+        vals = [getattr(self._get(k), attr) for k in range(j - p.context_frames, j + p.context_frames + 1)
+                if k != j and 1 <= k <= last and self._get(k) is not None]
+        return np.asarray(vals, dtype=np.float64)
+
+    def _check_cut(self, j: int, last: int) -> None:
+        """Is frame ``j`` the first frame of a new shot (cut or jump cut)?"""
+        p = self.params
+        if j == 0:
+            return
+        s = self._get(j)
+        if s is None:
+            return
+        signals: list[str] = []
+        meas: dict[str, float] = {"structure": round(s.structure, 4), "chroma": round(s.chroma, 3)}
+        ctx = self._context(j, last, "structure")
+        base = float(np.median(ctx)) if ctx.size else 0.0
+        ratio = s.structure / max(base, p.noise_floor)
+        meas["structure_ratio"] = round(ratio, 3)
+        cctx = self._context(j, last, "chroma")
+        cbase = float(np.median(cctx)) if cctx.size else 0.0
+        cratio = s.chroma / max(cbase, p.noise_floor * 10)
+        if s.structure >= p.structure_min and ratio >= p.structure_ratio:
+            signals.append("structure")
+        if s.chroma >= p.chroma_min and cratio >= p.chroma_ratio:
+            signals.append("chroma")
+        shift_dev = self._shift_deviation(j, last)
+        meas["shift_deviation_px"] = round(shift_dev[0], 3)
+        if shift_dev[0] >= p.shift_jump_px and shift_dev[0] >= p.shift_jump_ratio * max(shift_dev[1], 0.25):
+            signals.append("motion_discontinuity")
+        if not signals:
+            return
+        gap = self._timestamp_gap(j)
+        if gap:
+            signals.append("timestamp_gap")
+            meas["timestamp_gap_s"] = round(gap, 6)
+        if s.key_frame and not self._keyframe_on_rhythm(j):
+            signals.append("keyframe_off_rhythm")
+        # transient disruption (flash, a corrupt frame): the old view comes back
+        if self._returns(j, last):
+            return
+        prev = self._get(j - 1)
+        reg = self._register(prev, s)
+        if reg is not None and reg.ok:
+            trend = self._register(self._get(j - 2), prev) if j >= 2 else None
+            t_scale = trend.scale if trend is not None and trend.ok else 1.0
+            t_shift = trend.shift if trend is not None and trend.ok else (0.0, 0.0)
+            zoom = reg.scale / t_scale
+            width = prev.medium.shape[1] if prev.medium is not None else 1
+            dshift = math.hypot(reg.shift[0] - t_shift[0], reg.shift[1] - t_shift[1]) / width
+            meas.update(zoom_jump=round(zoom, 4), shift_jump_frac=round(dshift, 4),
+                        inliers=float(reg.inliers), inlier_ratio=round(reg.inlier_ratio, 3))
+            zoom_jump = max(zoom, 1 / zoom) >= p.zoom_jump_ratio
+            shift_jump = dshift >= p.shift_jump_frac
+            if not (zoom_jump or shift_jump):
+                return  # same view under the expected camera motion: not a boundary
+            signals.append("zoom_jump" if zoom_jump else "pan_jump")
+            strength = max(math.log(max(zoom, 1 / zoom)) / math.log(p.zoom_jump_ratio),
+                           dshift / p.shift_jump_frac)
+            score = 1.0 - math.exp(-strength)
+            self._cuts.append(("jump_cut", j, score, signals, meas))
+            return
+        if "structure" not in signals and "chroma" not in signals:
+            return  # a shift anomaly we could not confirm geometrically
+        meas["registered"] = 0.0
+        strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
+        score = 1.0 - math.exp(-strength)
+        self._cuts.append(("cut", j, score, signals, meas))
+
+    def _shift_deviation(self, j: int, last: int) -> tuple[float, float]:
+        """How far shift[j] departs from its neighbours' trend, and their spread."""
+        p = self.params
+        s = self._get(j)
+        nb = [self._get(k) for k in range(j - p.context_frames, j + p.context_frames + 1)
+              if k != j and 1 <= k <= last]
+        nb = [n for n in nb if n is not None and n.structure < p.structure_min]
+        if len(nb) < 2:
+            return 0.0, 0.0
+        xs = np.array([n.shift for n in nb])
+        med = np.median(xs, axis=0)
+        spread = float(np.median(np.hypot(*(xs - med).T)))
+        dev = float(np.hypot(s.shift[0] - med[0], s.shift[1] - med[1]))
+        return dev, spread
+
+    def _timestamp_gap(self, j: int) -> float:
+        p = self.params
+        t = self._times
+        lo = max(1, j - 2 * p.context_frames)
+        iv = [t[k] - t[k - 1] for k in range(lo, min(len(t), j + p.context_frames)) if k != j]
+        iv = [v for v in iv if v > 0 and math.isfinite(v)]
+        if not iv or j >= len(t):
+            return 0.0
+        d = t[j] - t[j - 1]
+        med = float(np.median(iv))
+        return d if d > p.timestamp_gap_factor * med else 0.0
+
+    def _keyframe_on_rhythm(self, j: int) -> bool:
+        ks = [k for k in self._keyframes if k < j]
+        if len(ks) < 3:
+            return True
+        gops = np.diff(ks)
+        g = int(np.median(gops))
+        return g > 0 and (j - ks[-1]) % g == 0
+
+    def _returns(self, j: int, last: int) -> bool:
+        """True when a frame shortly after ``j`` looks like ``j-1`` again (flash)."""
+        p = self.params
+        prev, s = self._get(j - 1), self._get(j)
+        for k in range(j + 1, min(j + p.flash_window, last) + 1):
+            f = self._get(k)
+            if f is None:
+                break
+            (dx, dy), _ = cv2.phaseCorrelate(prev.y, f.y, self._hann)
+            back = _shifted_mad(prev.z, f.z, dx, dy)
+            if back <= p.flash_return_ratio * s.structure and back < p.structure_min:
+                return True
+        return False
+
+    def _medium(self, s: _Stats) -> np.ndarray | None:
+        if s.medium is None and s.frame is not None:
+            y = s.frame.luma()
+            w = min(self.params.register_width, y.shape[1])
+            h = max(16, int(round(y.shape[0] * w / y.shape[1])))
+            s.medium = cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)
+        return s.medium
+
+    def _register(self, a: _Stats | None, b: _Stats | None) -> _Registration | None:
+        """Similarity transform a -> b from ORB matches (None if no pictures)."""
+        if a is None or b is None:
+            return None
+        ma, mb = self._medium(a), self._medium(b)
+        if ma is None or mb is None:
+            return None
+        p = self.params
+        if self._orb is None:
+            self._orb = cv2.ORB_create(nfeatures=p.orb_features, fastThreshold=10)
+        ka, da = self._orb.detectAndCompute(ma, None)
+        kb, db = self._orb.detectAndCompute(mb, None)
+        if da is None or db is None or len(ka) < p.min_inliers or len(kb) < p.min_inliers:
+            return _Registration(ok=False)
+        matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(da, db)
+        if len(matches) < p.min_inliers:
+            return _Registration(ok=False, inliers=len(matches))
+        src = np.float32([ka[m.queryIdx].pt for m in matches])
+        dst = np.float32([kb[m.trainIdx].pt for m in matches])
+        M, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=3.0,
+                                             maxIters=2000, confidence=0.995, refineIters=10)
+        if M is None or inl is None:
+            return _Registration(ok=False)
+        n = int(inl.sum())
+        ratio = n / len(matches)
+        scale = float(math.hypot(M[0, 0], M[1, 0]))
+        # the shift of the image centre, so a pure zoom about the centre reads as no shift
+        cx, cy = ma.shape[1] / 2, ma.shape[0] / 2
+        sx = M[0, 0] * cx + M[0, 1] * cy + M[0, 2] - cx
+        sy = M[1, 0] * cx + M[1, 1] * cy + M[1, 2] - cy
+        ok = n >= p.min_inliers and ratio >= p.min_inlier_ratio
+        return _Registration(ok=ok, scale=scale, shift=(float(sx), float(sy)), inliers=n, inlier_ratio=ratio)
+
+    # ---------------------------------------------------------------- gradual
+    def _is_black(self, s: _Stats) -> bool:
+        return s.mean <= self.params.black_mean and s.std <= self.params.black_std
+
+    def _energy(self, k: int) -> float | None:
+        s = self._get(k)
+        return None if s is None else s.mean + s.std
+
+    def _check_gradual(self, j: int, last: int) -> None:
+        p = self.params
+        s = self._get(j)
+        if s is None:
+            return
+        prev = self._get(j - 1)
+        # fade out: j is the first black frame after non-black ones
+        if prev is not None and self._is_black(s) and not self._is_black(prev):
+            k = j
+            while self._get(k - 1) is not None and self._energy(k - 1) - self._energy(k) > p.fade_step:
+                k -= 1
+            first = k + 1  # k is the last frame of the plateau before the ramp
+            end = j
+            while self._get(end + 1) is not None and self._energy(end) - self._energy(end + 1) > p.fade_step:
+                end += 1   # the ramp goes on below the black threshold: it ends on the plateau
+            if end - first + 1 >= p.fade_min_frames:
+                self._gradual.append(("fade", first, end, 1.0 - math.exp(-(end - first + 1) / p.fade_min_frames),
+                                      ["fade_out_to_black"], {"frames": float(end - first + 1)}))
+            return
+        # fade in: j is the last black frame before non-black ones
+        nxt = self._get(j + 1)
+        if nxt is not None and self._is_black(s) and not self._is_black(nxt):
+            k = j
+            while self._get(k + 1) is not None and self._energy(k + 1) - self._energy(k) > p.fade_step:
+                k += 1
+            end = k
+            b = end
+            while self._get(b - 1) is not None and self._energy(b) - self._energy(b - 1) > p.fade_step:
+                b -= 1
+            first = b + 1 if b < end else j + 1
+            if end - first + 1 >= p.fade_min_frames:
+                self._gradual.append(("fade", first, end, 1.0 - math.exp(-(end - first + 1) / p.fade_min_frames),
+                                      ["fade_in_from_black"], {"frames": float(end - first + 1)}))
+            return
+        if j <= self._last_dissolve_end:
+            return
+        hit = self._dissolve_at(j, last)
+        if hit is not None:
+            self._gradual.append(hit)
+            self._last_dissolve_end = hit[2]
+
+    def _blend(self, a: _Stats, f: _Stats, b: _Stats) -> tuple[float, float, float, float]:
+        """Fit f ~ a + alpha (b - a); return alpha, residual/diff, diff, ncc(a, b)."""
+        d = b.y - a.y
+        dd = float((d * d).sum())
+        diff = float(np.abs(d).mean())
+        if dd <= 0:
+            return 0.0, 1.0, 0.0, 1.0
+        alpha = float(((f.y - a.y) * d).sum() / dd)
+        resid = float(np.abs(f.y - a.y - alpha * d).mean()) / max(diff, 1e-6)
+        ncc = float((a.z * b.z).mean())
+        return alpha, resid, diff, ncc
+
+    def _dissolve_at(self, j: int, last: int):
+        p = self.params
+        f = self._get(j)
+        for span in p.dissolve_spans:
+            a, b = self._get(j - span), self._get(j + span)
+            if a is None or b is None or min(a.std, b.std) <= p.flat_std * 4:
+                continue  # a blend with a flat picture is a fade, not a dissolve
+            alpha, resid, diff, ncc = self._blend(a, f, b)
+            if not (diff >= p.dissolve_min_diff and ncc <= p.dissolve_max_ncc
+                    and resid <= p.dissolve_max_residual and 0.3 <= alpha <= 0.7):
+                continue
+            # no hard cut inside: every step is small compared with the whole change
+            steps = [self._get(k).structure for k in range(j - span + 1, j + span + 1)]
+            if max(steps) >= p.structure_min and max(steps) > 0.5 * sum(steps):
+                continue
+            first, end = self._dissolve_extent(j, span)
+            if end - first + 1 < p.dissolve_min_frames:
+                continue
+            score = 1.0 - math.exp(-(1.0 - resid / p.dissolve_max_residual) * 3)
+            return ("dissolve", first, end, score, ["blend"],
+                    {"residual": round(resid, 4), "alpha_mid": round(alpha, 3), "ncc_ends": round(ncc, 3)})
+        return None
+
+    def _dissolve_extent(self, j: int, span: int) -> tuple[int, int]:
+        """Grow [first, last] around ``j`` while frames keep blending monotonically."""
+        p = self.params
+        reach = p.dissolve_max_frames // 2
+        lo = j - reach
+        while self._get(lo) is None:
+            lo += 1
+        hi = j + reach
+        while self._get(hi) is None:
+            hi -= 1
+        a, b = self._get(lo), self._get(hi)
+        d = b.y - a.y
+        dd = float((d * d).sum()) or 1.0
+        alphas = {k: float(((self._get(k).y - a.y) * d).sum() / dd) for k in range(lo, hi + 1)}
+        first = j
+        while first - 1 >= lo and alphas[first - 1] > p.dissolve_alpha_eps and alphas[first - 1] < alphas[first]:
+            first -= 1
+        end = j
+        while end + 1 <= hi and alphas[end] < 1 - p.dissolve_alpha_eps and alphas[end + 1] > alphas[end]:
+            end += 1
+        return first, end
+
+    # ---------------------------------------------------------------- output
+    def _merge(self) -> list[Boundary]:
+        p = self.params
+        out: list[Boundary] = []
+        grads = sorted(self._gradual, key=lambda g: g[1])
+        for kind, first, end, score, signals, meas in grads:
+            out.append(Boundary(kind=kind, frame=first, time_s=self._time(first), score=round(score, 4),
+                                signals=signals, first_frame=first, last_frame=end, measurements=meas))
+        for kind, j, score, signals, meas in self._cuts:
+            if any(g.first_frame - 1 <= j <= g.last_frame + 1 for g in out if g.kind in ("fade", "dissolve")):
+                continue  # a gradual transition's own steps
+            out.append(Boundary(kind=kind, frame=j, time_s=self._time(j), score=round(score, 4),
+                                signals=signals, measurements=meas))
+        out.sort(key=lambda b: b.frame)
+        merged: list[Boundary] = []
+        for b in out:
+            if merged and b.frame - merged[-1].frame < p.min_segment_frames:
+                if b.score > merged[-1].score and merged[-1].kind not in ("fade", "dissolve"):
+                    merged[-1] = b
+                continue
+            merged.append(b)
+        return merged
+
+    def _time(self, j: int) -> float:
+        t = self._times[j] if 0 <= j < len(self._times) else math.nan
+        return round(float(t), 6) if math.isfinite(t) else float(j)
+
+
+def _shifted_mad(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
+    """Mean |b - a| over the overlap after shifting ``a`` by the integer part of (dx, dy)."""
+    h, w = a.shape
+    ix, iy = int(round(dx)), int(round(dy))
+    if abs(ix) >= w // 2 or abs(iy) >= h // 2:
+        ix, iy = 0, 0
+    ya0, ya1 = max(0, -iy), h - max(0, iy)
+    xa0, xa1 = max(0, -ix), w - max(0, ix)
+    a_ = a[ya0:ya1, xa0:xa1]
+    b_ = b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix]
+    return float(np.abs(b_ - a_).mean())

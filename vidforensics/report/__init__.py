@@ -1,0 +1,1 @@
+"""The report: schema, findings, and how it is written."""

@@ -1,0 +1,185 @@
+"""The forensic report: typed models that are also the shipped JSON Schema.
+
+``vidforensics schema`` prints ``Report.model_json_schema()``; tests validate
+every report they produce against it, so code and schema cannot drift apart.
+Bump ``SCHEMA_VERSION`` on any change an existing reader would notice.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+BoundaryKind = Literal["start", "cut", "dissolve", "fade", "jump_cut"]
+Status = Literal["ok", "partial", "error"]
+Severity = Literal["info", "notice", "warning"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Tool(_Model):
+    name: str = "vidforensics"
+    version: str
+
+
+class SourceClaims(_Model):
+    """What the hosting platform says about the clip (yt-dlp ``.info.json``).
+
+    These are claims by the platform about the upload, not facts about when or
+    where the footage was filmed. ``timestamp`` is an upper bound on filming time.
+    """
+
+    info_json_path: str
+    info_json_sha256: str
+    webpage_url: Optional[str] = None
+    uploader: Optional[str] = None
+    channel: Optional[str] = None
+    timestamp: Optional[int] = Field(None, description="upload time, Unix seconds (platform claim)")
+    upload_date: Optional[str] = Field(None, description="YYYYMMDD (platform claim)")
+    title: Optional[str] = None
+    duration: Optional[float] = None
+    epoch: Optional[int] = Field(None, description="when yt-dlp fetched the metadata, Unix seconds")
+
+
+class AudioStream(_Model):
+    index: int
+    codec: Optional[str] = None
+    sample_rate: Optional[int] = None
+    channels: Optional[int] = None
+    duration_s: Optional[float] = None
+
+
+class InputInfo(_Model):
+    """Facts about the file and its container, before any analysis."""
+
+    path: str
+    file_name: str
+    size_bytes: int
+    sha256: str
+    container: Optional[str] = None
+    codec: Optional[str] = None
+    profile: Optional[str] = None
+    pixel_format: Optional[str] = None
+    width: Optional[int] = Field(None, description="display width, rotation applied")
+    height: Optional[int] = Field(None, description="display height, rotation applied")
+    coded_width: Optional[int] = None
+    coded_height: Optional[int] = None
+    rotation_deg: int = Field(0, description="display rotation, degrees counter-clockwise")
+    fps: Optional[float] = Field(None, description="decoded frames / decoded time span")
+    avg_frame_rate: Optional[str] = None
+    real_frame_rate: Optional[str] = Field(None, description="FFmpeg r_frame_rate (base rate)")
+    variable_frame_rate: Optional[bool] = None
+    frame_interval_s: Optional[dict[str, float]] = Field(
+        None, description="min / median / max interval between decoded frames"
+    )
+    frame_count: Optional[int] = Field(None, description="frames actually decoded")
+    frame_count_declared: Optional[int] = None
+    duration_s: Optional[float] = None
+    bit_rate: Optional[int] = None
+    creation_time: Optional[str] = None
+    encoder: Optional[str] = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    audio_streams: list[AudioStream] = Field(default_factory=list)
+    keyframe_count: Optional[int] = None
+    source: Optional[SourceClaims] = None
+
+
+class Boundary(_Model):
+    """How a segment begins.
+
+    For a hard or jump cut, ``frame`` is the first frame of the new segment. For a
+    gradual transition (dissolve, fade), ``first_frame``..``last_frame`` is the
+    transition interval and ``frame`` the frame where the new segment starts.
+    """
+
+    kind: BoundaryKind
+    frame: int
+    time_s: float
+    score: float = Field(ge=0.0, le=1.0)
+    signals: list[str] = Field(default_factory=list)
+    first_frame: Optional[int] = None
+    last_frame: Optional[int] = None
+    measurements: dict[str, float] = Field(default_factory=dict)
+
+
+class Bars(_Model):
+    top: int = 0
+    bottom: int = 0
+    left: int = 0
+    right: int = 0
+
+
+class Fingerprint(_Model):
+    """Technical look of a segment: what an encode and a camera leave behind."""
+
+    frames_sampled: int
+    effective_width: Optional[int] = None
+    effective_height: Optional[int] = None
+    effective_scale: Optional[float] = Field(None, description="effective / coded size (1 = native)")
+    noise_sigma: Optional[float] = Field(None, description="luma noise, 8-bit levels")
+    blockiness: Optional[float] = Field(None, description="8x8 grid edge excess, 1 = none")
+    sharpness: Optional[float] = None
+    bars: Bars = Field(default_factory=Bars)
+    duplicate_frame_ratio: Optional[float] = None
+    blended_frame_ratio: Optional[float] = None
+    brightness_mean: Optional[float] = None
+    brightness_std: Optional[float] = None
+    contrast: Optional[float] = None
+    saturation_mean: Optional[float] = None
+    color_mean_rgb: Optional[list[float]] = None
+    source_group: int = 0
+
+
+class Segment(_Model):
+    index: int
+    start_frame: int = Field(description="0-based, inclusive")
+    end_frame: int = Field(description="exclusive")
+    start_s: float
+    end_s: float
+    boundary: Boundary
+    fingerprint: Optional[Fingerprint] = None
+    shadow: Optional[dict[str, Any]] = None
+
+
+class Evidence(_Model):
+    segments: list[int] = Field(default_factory=list)
+    frames: list[int] = Field(default_factory=list)
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class Finding(_Model):
+    severity: Severity
+    kind: str
+    summary: str
+    evidence: Evidence
+
+
+class ErrorInfo(_Model):
+    message: str
+    stage: Optional[str] = None
+
+
+class Report(_Model):
+    schema_version: str = SCHEMA_VERSION
+    tool: Tool
+    status: Status
+    error: Optional[ErrorInfo] = None
+    missing: list[str] = Field(default_factory=list, description="what a partial report lacks, and why")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    input: Optional[InputInfo] = None
+    segments: list[Segment] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+    tracks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The report's JSON Schema (draft 2020-12)."""
+    schema = Report.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://vidforensics.invalid/schema/report-{SCHEMA_VERSION}.json"
+    return schema
