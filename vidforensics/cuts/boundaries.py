@@ -66,6 +66,8 @@ class CutParams(BaseModel):
     orb_features: int
     min_inliers: int
     min_inlier_ratio: float
+    match_ratio: float
+    min_inlier_spread: float
     zoom_jump_ratio: float
     shift_jump_frac: float
     timestamp_gap_factor: float
@@ -77,6 +79,7 @@ class CutParams(BaseModel):
     dissolve_min_diff: float
     dissolve_max_ncc: float
     dissolve_max_residual: float
+    dissolve_max_residual_fine: float
     dissolve_alpha_eps: float
     dissolve_min_frames: int
     dissolve_max_frames: int
@@ -99,8 +102,11 @@ class _Stats:
     response: float = 0.0
     structure: float = 0.0
     chroma: float = 0.0
+    tiny: np.ndarray | None = None   # quarter-size luma for the blend tests
+    tiny_z: np.ndarray | None = None
     frame: Frame | None = None
     medium: np.ndarray | None = None
+    features: tuple | None = None    # ORB keypoints and descriptors of ``medium``
 
 
 @dataclass
@@ -110,6 +116,7 @@ class _Registration:
     shift: tuple[float, float] = (0.0, 0.0)
     inliers: int = 0
     inlier_ratio: float = 0.0
+    spread: float = 0.0
 
 
 @dataclass
@@ -148,6 +155,10 @@ class CutDetector:
         z = (y - mean) / std if std > p.flat_std else np.zeros_like(y)
         s = _Stats(frame.index, frame.time_s, frame.key_frame, y, z,
                    frame.chroma_small.astype(np.float32), mean, std, frame=frame)
+        # dissolve tests run on every frame at several spans: a quarter-size picture
+        # keeps them ~16x cheaper and loses nothing a blend test needs
+        s.tiny = cv2.resize(y, (max(8, y.shape[1] // 4), max(4, y.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+        s.tiny_z = (s.tiny - s.tiny.mean()) / max(float(s.tiny.std()), p.flat_std)
         if self._window:
             prev = self._window[-1]
             if self._hann is None:
@@ -163,7 +174,7 @@ class CutDetector:
         # drop full frames we no longer need (keeps memory flat at any resolution)
         if len(self._window) > self._frame_keep:
             old = self._window[-self._frame_keep - 1]
-            old.frame = None
+            old.frame = old.medium = old.features = None
         while len(self._window) > self._keep:
             self._window.popleft()
         self._decide(final=False)
@@ -244,7 +255,8 @@ class CutDetector:
             width = prev.medium.shape[1] if prev.medium is not None else 1
             dshift = math.hypot(reg.shift[0] - t_shift[0], reg.shift[1] - t_shift[1]) / width
             meas.update(zoom_jump=round(zoom, 4), shift_jump_frac=round(dshift, 4),
-                        inliers=float(reg.inliers), inlier_ratio=round(reg.inlier_ratio, 3))
+                        inliers=float(reg.inliers), inlier_ratio=round(reg.inlier_ratio, 3),
+                        inlier_spread=round(reg.spread, 3))
             zoom_jump = max(zoom, 1 / zoom) >= p.zoom_jump_ratio
             shift_jump = dshift >= p.shift_jump_frac
             if not (zoom_jump or shift_jump):
@@ -255,8 +267,10 @@ class CutDetector:
             score = 1.0 - math.exp(-strength)
             self._cuts.append(("jump_cut", j, score, signals, meas))
             return
-        if "structure" not in signals and "chroma" not in signals:
-            return  # a shift anomaly we could not confirm geometrically
+        if "structure" not in signals:
+            # a colour change alone (a grade, a background tint) or a shift anomaly we
+            # could not confirm geometrically: the picture's structure continues
+            return
         meas["registered"] = 0.0
         strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
         score = 1.0 - math.exp(-strength)
@@ -319,6 +333,13 @@ class CutDetector:
             s.medium = cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)
         return s.medium
 
+    def _features(self, s: _Stats) -> tuple:
+        if s.features is None:
+            if self._orb is None:
+                self._orb = cv2.ORB_create(nfeatures=self.params.orb_features, fastThreshold=10)
+            s.features = self._orb.detectAndCompute(s.medium, None)
+        return s.features
+
     def _register(self, a: _Stats | None, b: _Stats | None) -> _Registration | None:
         """Similarity transform a -> b from ORB matches (None if no pictures)."""
         if a is None or b is None:
@@ -327,13 +348,14 @@ class CutDetector:
         if ma is None or mb is None:
             return None
         p = self.params
-        if self._orb is None:
-            self._orb = cv2.ORB_create(nfeatures=p.orb_features, fastThreshold=10)
-        ka, da = self._orb.detectAndCompute(ma, None)
-        kb, db = self._orb.detectAndCompute(mb, None)
+        ka, da = self._features(a)
+        kb, db = self._features(b)
         if da is None or db is None or len(ka) < p.min_inliers or len(kb) < p.min_inliers:
             return _Registration(ok=False)
-        matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(da, db)
+        # Lowe's ratio test rather than cross-checking: under a 2x zoom most features of
+        # the wider view have no partner, and the ratio test keeps the true ones
+        pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(da, db, k=2)
+        matches = [m[0] for m in pairs if len(m) == 2 and m[0].distance < p.match_ratio * m[1].distance]
         if len(matches) < p.min_inliers:
             return _Registration(ok=False, inliers=len(matches))
         src = np.float32([ka[m.queryIdx].pt for m in matches])
@@ -342,15 +364,19 @@ class CutDetector:
                                              maxIters=2000, confidence=0.995, refineIters=10)
         if M is None or inl is None:
             return _Registration(ok=False)
-        n = int(inl.sum())
+        keep = inl.ravel().astype(bool)
+        n = int(keep.sum())
         ratio = n / len(matches)
+        # inliers bunched in one corner are a logo or a caption, not the view
+        spread = max(_hull_fraction(src[keep], ma.shape), _hull_fraction(dst[keep], mb.shape)) if n >= 3 else 0.0
         scale = float(math.hypot(M[0, 0], M[1, 0]))
         # the shift of the image centre, so a pure zoom about the centre reads as no shift
         cx, cy = ma.shape[1] / 2, ma.shape[0] / 2
         sx = M[0, 0] * cx + M[0, 1] * cy + M[0, 2] - cx
         sy = M[1, 0] * cx + M[1, 1] * cy + M[1, 2] - cy
-        ok = n >= p.min_inliers and ratio >= p.min_inlier_ratio
-        return _Registration(ok=ok, scale=scale, shift=(float(sx), float(sy)), inliers=n, inlier_ratio=ratio)
+        ok = n >= p.min_inliers and ratio >= p.min_inlier_ratio and spread >= p.min_inlier_spread
+        return _Registration(ok=ok, scale=scale, shift=(float(sx), float(sy)), inliers=n, inlier_ratio=ratio,
+                             spread=spread)
 
     # ---------------------------------------------------------------- gradual
     def _is_black(self, s: _Stats) -> bool:
@@ -401,16 +427,18 @@ class CutDetector:
             self._gradual.append(hit)
             self._last_dissolve_end = hit[2]
 
-    def _blend(self, a: _Stats, f: _Stats, b: _Stats) -> tuple[float, float, float, float]:
+    @staticmethod
+    def _blend(a: np.ndarray, f: np.ndarray, b: np.ndarray, az: np.ndarray,
+               bz: np.ndarray) -> tuple[float, float, float, float]:
         """Fit f ~ a + alpha (b - a); return alpha, residual/diff, diff, ncc(a, b)."""
-        d = b.y - a.y
+        d = b - a
         dd = float((d * d).sum())
         diff = float(np.abs(d).mean())
         if dd <= 0:
             return 0.0, 1.0, 0.0, 1.0
-        alpha = float(((f.y - a.y) * d).sum() / dd)
-        resid = float(np.abs(f.y - a.y - alpha * d).mean()) / max(diff, 1e-6)
-        ncc = float((a.z * b.z).mean())
+        alpha = float(((f - a) * d).sum() / dd)
+        resid = float(np.abs(f - a - alpha * d).mean()) / max(diff, 1e-6)
+        ncc = float((az * bz).mean())
         return alpha, resid, diff, ncc
 
     def _dissolve_at(self, j: int, last: int):
@@ -420,10 +448,17 @@ class CutDetector:
             a, b = self._get(j - span), self._get(j + span)
             if a is None or b is None or min(a.std, b.std) <= p.flat_std * 4:
                 continue  # a blend with a flat picture is a fade, not a dissolve
-            alpha, resid, diff, ncc = self._blend(a, f, b)
+            alpha, resid, diff, ncc = self._blend(a.tiny, f.tiny, b.tiny, a.tiny_z, b.tiny_z)
             if not (diff >= p.dissolve_min_diff and ncc <= p.dissolve_max_ncc
                     and resid <= p.dissolve_max_residual and 0.3 <= alpha <= 0.7):
                 continue
+            # confirm at full analysis size, at the midpoint and both quarter points: a zoom
+            # or pan can pass for a blend in a thumbnail, not frame after frame in detail
+            quarter = max(1, span // 2)
+            fine = [self._blend(a.y, self._get(k).y, b.y, a.z, b.z) for k in (j - quarter, j, j + quarter)]
+            if max(r for _, r, _, _ in fine) > p.dissolve_max_residual_fine:
+                continue
+            resid = fine[1][1]
             # no hard cut inside: every step is small compared with the whole change
             steps = [self._get(k).structure for k in range(j - span + 1, j + span + 1)]
             if max(steps) >= p.structure_min and max(steps) > 0.5 * sum(steps):
@@ -431,7 +466,7 @@ class CutDetector:
             first, end = self._dissolve_extent(j, span)
             if end - first + 1 < p.dissolve_min_frames:
                 continue
-            score = 1.0 - math.exp(-(1.0 - resid / p.dissolve_max_residual) * 3)
+            score = 1.0 - math.exp(-(1.0 - resid / p.dissolve_max_residual_fine) * 3)
             return ("dissolve", first, end, score, ["blend"],
                     {"residual": round(resid, 4), "alpha_mid": round(alpha, 3), "ncc_ends": round(ncc, 3)})
         return None
@@ -447,9 +482,9 @@ class CutDetector:
         while self._get(hi) is None:
             hi -= 1
         a, b = self._get(lo), self._get(hi)
-        d = b.y - a.y
+        d = b.tiny - a.tiny
         dd = float((d * d).sum()) or 1.0
-        alphas = {k: float(((self._get(k).y - a.y) * d).sum() / dd) for k in range(lo, hi + 1)}
+        alphas = {k: float(((self._get(k).tiny - a.tiny) * d).sum() / dd) for k in range(lo, hi + 1)}
         first = j
         while first - 1 >= lo and alphas[first - 1] > p.dissolve_alpha_eps and alphas[first - 1] < alphas[first]:
             first -= 1
@@ -497,3 +532,9 @@ def _shifted_mad(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
     a_ = a[ya0:ya1, xa0:xa1]
     b_ = b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix]
     return float(np.abs(b_ - a_).mean())
+
+
+def _hull_fraction(pts: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Area of the convex hull of ``pts`` as a share of the picture."""
+    hull = cv2.convexHull(pts.reshape(-1, 1, 2).astype(np.float32))
+    return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
