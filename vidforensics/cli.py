@@ -94,9 +94,11 @@ def schema_cmd() -> None:
 @app.command("pipelines")
 def pipelines_cmd() -> None:
     """List the named pipelines."""
-    for name in available_pipelines():
-        cfg = load_config(name)
-        typer.echo(f"{name}: {cfg.description}")
+    try:
+        for name in available_pipelines():
+            typer.echo(f"{name}: {load_config(name).description}")
+    except ConfigError as exc:
+        _fail(str(exc), 2)
 
 
 @app.command("export")
@@ -127,11 +129,16 @@ def export_cmd(
     typer.echo(str(target))
 
 
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", help="Print the version.", is_eager=True)) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    if value:
         typer.echo(f"vidforensics {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True,
+                                      callback=_print_version)) -> None:
+    """Forensic analysis of downloaded video: one JSON report per clip."""
 
 
 if __name__ == "__main__":

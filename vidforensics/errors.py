@@ -24,3 +24,9 @@ class ConfigError(VidforensicsError):
 
 class OutputError(VidforensicsError):
     """The report cannot be written where asked."""
+
+
+def reason(exc: BaseException, limit: int = 200) -> str:
+    """One line saying why a library call failed, without errno noise or the file path."""
+    text = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+    return str(text).splitlines()[0][:limit]

@@ -32,7 +32,10 @@ def export_segment(clip: Path, report: Report, segment: int, out_dir: Path, *, c
         raise VidforensicsError(f"segment {segment} does not exist; the clip has {len(report.segments)} "
                                 f"(0-{len(report.segments) - 1})")
     seg: Segment = report.segments[segment]
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror or exc}") from None
     stem = f"{clip.stem}-segment{segment:03d}"
     target = out_dir / f"{stem}.mp4"
     if target.exists():

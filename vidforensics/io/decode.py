@@ -19,7 +19,7 @@ import av
 import cv2
 import numpy as np
 
-from vidforensics.errors import DecodeError
+from vidforensics.errors import DecodeError, reason
 
 # Planar YUV layouts we can read straight from the decoder's planes.
 _PLANAR_YUV = {
@@ -155,7 +155,7 @@ def iter_frames(
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:  # not media, unreadable
-        raise DecodeError(f"cannot open as media: {_short(exc)}", frames_decoded=0) from exc
+        raise DecodeError(f"cannot open as media: {reason(exc)}", frames_decoded=0) from exc
     with container:
         if not container.streams.video:
             raise DecodeError("no video stream", frames_decoded=0)
@@ -192,10 +192,6 @@ def iter_frames(
                 )
                 index += 1
         except av.FFmpegError as exc:
-            raise DecodeError(f"decoding stopped after {index} frames: {_short(exc)}",
+            raise DecodeError(f"decoding stopped after {index} frames: {reason(exc)}",
                               frames_decoded=index) from exc
 
-
-def _short(exc: BaseException) -> str:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return msg[:200]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import av
 
-from vidforensics.errors import InputError
+from vidforensics.errors import InputError, reason
 from vidforensics.report.schema import AudioStream, InputInfo, SourceClaims
 
 _SIDECAR_KEYS = ("webpage_url", "uploader", "channel", "timestamp", "upload_date", "title",
@@ -92,13 +92,12 @@ def probe(path: str | Path, *, max_width: int = 7680, max_height: int = 4320) ->
         raise InputError(f"not a regular file: {path}")
     size = path.stat().st_size
     if size == 0:
-        raise InputError(f"empty file (0 bytes): {path.name}")
+        raise InputError(f"empty file (0 bytes)")
     digest = sha256_file(path)
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise InputError(f"not a readable media file ({first}): {path.name}") from exc
+        raise InputError(f"not a readable media file ({reason(exc)})") from exc
     with container:
         audio = [
             AudioStream(
@@ -112,15 +111,16 @@ def probe(path: str | Path, *, max_width: int = 7680, max_height: int = 4320) ->
         ]
         if not container.streams.video:
             kinds = f"{len(audio)} audio stream(s)" if audio else "no streams"
-            raise InputError(f"no video stream ({kinds}): {path.name}")
+            raise InputError(f"no video stream ({kinds})")
         vs = container.streams.video[0]
         cc = vs.codec_context
         coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
         if coded_w <= 0 or coded_h <= 0:
-            raise InputError(f"video stream has no picture size: {path.name}")
-        if coded_w * coded_h > max_width * max_height or max(coded_w, coded_h) > max(max_width, max_height):
+            raise InputError(f"video stream has no picture size")
+        # orientation-agnostic: a portrait phone video may use the landscape limits turned
+        if max(coded_w, coded_h) > max(max_width, max_height) or min(coded_w, coded_h) > min(max_width, max_height):
             raise InputError(
-                f"picture {coded_w}x{coded_h} exceeds the configured limit {max_width}x{max_height}: {path.name}"
+                f"picture {coded_w}x{coded_h} exceeds the configured limit {max_width}x{max_height}"
             )
         rotation = _stream_rotation(vs)
         disp_w, disp_h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
