@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 
 from vidforensics import __version__
@@ -45,6 +46,9 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
         Called as ``progress(frames_done, frames_expected_or_None)``.
     """
     cfg = config if isinstance(config, Config) else load_config(config or "default")
+    # OpenCV's worker threads cost more than they save on the small analysis images,
+    # and the decoder's threads want the other core
+    cv2.setNumThreads(1)
     tool = Tool(version=__version__)
     params = cfg.model_dump(mode="json")
     path = Path(path)

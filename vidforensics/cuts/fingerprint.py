@@ -71,6 +71,8 @@ class FingerprintParams(BaseModel):
     effres_drop_fraction: float
     effres_min_scale: float
     effres_min_std: float
+    effres_upscale_max_scale: float
+    effres_min_upscaled_share: float
     # --- noise (Immerkaer per block, low percentile over blocks)
     noise_block_px: int
     noise_percentile: float
@@ -104,12 +106,12 @@ class FingerprintParams(BaseModel):
 class _Sample:
     """Full-resolution measures of one sampled frame (a few floats)."""
 
-    __slots__ = ("index", "scale_w", "scale_h", "noise", "blockiness", "sharpness", "bars_v", "bars_h")
+    __slots__ = ("index", "levels_w", "levels_h", "noise", "blockiness", "sharpness", "bars_v", "bars_h")
 
-    def __init__(self, index, scale_w, scale_h, noise, blockiness, sharpness, bars_v, bars_h):
+    def __init__(self, index, levels_w, levels_h, noise, blockiness, sharpness, bars_v, bars_h):
         self.index = index
-        self.scale_w = scale_w
-        self.scale_h = scale_h
+        self.levels_w = levels_w  # band levels (dB) of the line spectrum along x, or None
+        self.levels_h = levels_h  # ... along y
         self.noise = noise
         self.blockiness = blockiness
         self.sharpness = sharpness
@@ -218,8 +220,8 @@ class FingerprintCollector:
         if y1 - y0 < 2 * p.effres_bands or x1 - x0 < 2 * p.effres_bands:
             return _Sample(frame.index, None, None, None, None, None, bars_v, bars_h)
         act = y[y0:y1, x0:x1]
-        scale_h = self._effective_scale(act, axis=0)
-        scale_w = self._effective_scale(act, axis=1)
+        scale_h = self._band_levels(act, axis=0)
+        scale_w = self._band_levels(act, axis=1)
         noise = self._noise(act)
         # neighbour steps on every other line (uint8 cv2 ops: full-res float
         # numpy would cost milliseconds per frame)
