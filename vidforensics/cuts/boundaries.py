@@ -80,6 +80,11 @@ class CutParams(BaseModel):
     dissolve_max_ncc: float
     dissolve_max_residual: float
     dissolve_max_residual_fine: float
+    dissolve_grid: int
+    dissolve_zoom_search: float
+    dissolve_zoom_steps: int
+    dissolve_min_changed_cells: float
+    dissolve_max_alpha_spread: float
     dissolve_alpha_eps: float
     dissolve_min_frames: int
     dissolve_max_frames: int
@@ -102,7 +107,8 @@ class _Stats:
     response: float = 0.0
     structure: float = 0.0
     chroma: float = 0.0
-    half: np.ndarray | None = None   # half-size luma for phase correlation
+    half: np.ndarray | None = None   # half-size luma
+    half_w: np.ndarray | None = None  # ... with a Hann window, for phase correlation
     tiny: np.ndarray | None = None   # quarter-size luma for the blend tests
     tiny_z: np.ndarray | None = None
     frame: Frame | None = None
@@ -140,6 +146,7 @@ class CutDetector:
     _decided_cut: int = 0
     _decided_gradual: int = 0
     _last_dissolve_end: int = -1
+    _transient_until: int = -1
 
     def __post_init__(self) -> None:
         p = self.params
@@ -164,6 +171,11 @@ class CutDetector:
         s.half = cv2.resize(y, (max(16, y.shape[1] // 16 * 8), max(8, y.shape[0] // 16 * 8)),
                             interpolation=cv2.INTER_AREA)
         s.tiny = cv2.resize(s.half, (max(8, y.shape[1] // 4), max(4, y.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+        if self._hann is None:
+            self._hann = cv2.createHanningWindow((s.half.shape[1], s.half.shape[0]), cv2.CV_32F)
+        # windowed once here: cv2.phaseCorrelate(a, b, window) multiplies the window
+        # into its inputs in place (OpenCV 5.0), which would corrupt our images
+        s.half_w = s.half * self._hann
         tm, tsd = cv2.meanStdDev(s.tiny)
         s.tiny_z = (s.tiny - float(tm[0, 0])) * (1.0 / max(float(tsd[0, 0]), p.flat_std))
         if self._window:
@@ -247,8 +259,12 @@ class CutDetector:
             meas["timestamp_gap_s"] = round(gap, 6)
         if s.key_frame and not self._keyframe_on_rhythm(j):
             signals.append("keyframe_off_rhythm")
+        if j <= self._transient_until:
+            return  # inside a flash already recognised: its frames are not new shots
         # transient disruption (flash, a corrupt frame): the old view comes back
-        if self._returns(j, last):
+        back = self._returns(j, last, shift_dev[2])
+        if back is not None:
+            self._transient_until = back
             return
         prev = self._get(j - 1)
         reg = self._register(prev, s)
@@ -257,7 +273,7 @@ class CutDetector:
             # before: a second ORB registration would double the cost of every candidate
             width = prev.medium.shape[1]
             k = width / prev.y.shape[1]
-            t_shift = (prev.shift[0] * k, prev.shift[1] * k) if j >= 2 else (0.0, 0.0)
+            t_shift = (shift_dev[2][0] * k, shift_dev[2][1] * k)
             zoom = reg.scale
             dshift = math.hypot(reg.shift[0] - t_shift[0], reg.shift[1] - t_shift[1]) / width
             meas.update(zoom_jump=round(zoom, 4), shift_jump_frac=round(dshift, 4),
@@ -288,24 +304,26 @@ class CutDetector:
         Computed at half size: a quarter of the FFT work, and sub-pixel peak
         interpolation keeps the precision far below the jump thresholds.
         """
-        if self._hann is None:
-            self._hann = cv2.createHanningWindow((a.half.shape[1], a.half.shape[0]), cv2.CV_32F)
-        (dx, dy), resp = cv2.phaseCorrelate(a.half, b.half, self._hann)
+        (dx, dy), resp = cv2.phaseCorrelate(a.half_w, b.half_w)
         return (dx * a.y.shape[1] / a.half.shape[1], dy * a.y.shape[0] / a.half.shape[0]), resp
 
-    def _shift_deviation(self, j: int, last: int) -> tuple[float, float]:
-        """How far shift[j] departs from its neighbours' trend, and their spread."""
+    def _shift_deviation(self, j: int, last: int) -> tuple[float, float, tuple[float, float]]:
+        """How far shift[j] departs from its neighbours' trend, their spread, and the trend.
+
+        The trend is the median shift of the neighbours that are not themselves
+        disrupted, so a flash frame next to ``j`` cannot fake a camera motion.
+        """
         p = self.params
         s = self._get(j)
         nb = [self._get(k) for k in range(j - p.context_frames, j + p.context_frames + 1)
               if k != j and 1 <= k <= last]
         nb = [n for n in nb if n is not None and n.structure < p.structure_min]
         if len(nb) < 2:
-            return 0.0, 0.0
+            return 0.0, 0.0, (0.0, 0.0)
         med = (_median([n.shift[0] for n in nb]), _median([n.shift[1] for n in nb]))
         spread = _median([math.hypot(n.shift[0] - med[0], n.shift[1] - med[1]) for n in nb])
         dev = math.hypot(s.shift[0] - med[0], s.shift[1] - med[1])
-        return dev, spread
+        return dev, spread, med
 
     def _timestamp_gap(self, j: int) -> float:
         p = self.params
@@ -327,8 +345,12 @@ class CutDetector:
         g = int(np.median(gops))
         return g > 0 and (j - ks[-1]) % g == 0
 
-    def _returns(self, j: int, last: int) -> bool:
-        """True when a frame shortly after ``j`` looks like ``j-1`` again (flash)."""
+    def _returns(self, j: int, last: int, trend: tuple[float, float]) -> int | None:
+        """The frame shortly after ``j`` that shows ``j-1``'s view again (a flash), or None.
+
+        "Again" means where the camera's steady motion ``trend`` (px/frame) puts it: a
+        jump leaves the old view displaced, so a shift-compensated match is not enough.
+        """
         p = self.params
         prev, s = self._get(j - 1), self._get(j)
         for k in range(j + 1, min(j + p.flash_window, last) + 1):
@@ -336,10 +358,13 @@ class CutDetector:
             if f is None:
                 break
             (dx, dy), _ = self._phase_shift(prev, f)
+            steps = k - j + 1
+            if math.hypot(dx - trend[0] * steps, dy - trend[1] * steps) > p.shift_jump_px:
+                continue
             back = _shifted_mad(prev.z, f.z, dx, dy)
             if back <= p.flash_return_ratio * s.structure and back < p.structure_min:
-                return True
-        return False
+                return k
+        return None
 
     def _medium(self, s: _Stats) -> np.ndarray | None:
         if s.medium is None and s.frame is not None:
@@ -457,6 +482,51 @@ class CutDetector:
         ncc = float(np.dot(az.ravel(), bz.ravel())) / n
         return alpha, resid, diff, ncc
 
+    def _cell_blend(self, a: np.ndarray, f: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+        """Share of grid cells whose two ends are different pictures, and the spread of their blend shares.
+
+        A dissolve replaces the picture everywhere at one pace. Smoke, a blast's glow
+        or a moving object change part of it, and where they do not reach, the ends
+        are still the same picture (high correlation) however much brighter.
+        """
+        p = self.params
+        g = p.dissolve_grid
+        h, w = a.shape
+        alphas, different = [], 0
+        for r in range(g):
+            for c in range(g):
+                sl = (slice(r * h // g, (r + 1) * h // g), slice(c * w // g, (c + 1) * w // g))
+                ac, bc = a[sl].ravel(), b[sl].ravel()
+                d = bc - ac
+                if float(np.abs(d).mean()) < 0.5 * p.dissolve_min_diff:
+                    continue
+                az, bz = ac - ac.mean(), bc - bc.mean()
+                den = float(np.sqrt(np.dot(az, az) * np.dot(bz, bz)))
+                if den > 0 and float(np.dot(az, bz)) / den > p.dissolve_max_ncc:
+                    continue
+                different += 1
+                alphas.append(float(np.dot(f[sl].ravel() - ac, d) / np.dot(d, d)))
+        if not alphas:
+            return 0.0, 1.0
+        return different / (g * g), float(np.std(alphas))
+
+    def _reframed_ncc(self, a: _Stats, b: _Stats) -> float:
+        """Best correlation of ``b`` with ``a`` zoomed and shifted (quarter size).
+
+        A zoom or pan between the two ends decorrelates them as much as a dissolve
+        does; trying a few zoom factors, each with its phase-correlation shift,
+        re-aligns a re-framed view and leaves two different pictures apart.
+        """
+        p = self.params
+        h, w = a.half.shape
+        best = -1.0
+        for z in np.geomspace(1 / p.dissolve_zoom_search, p.dissolve_zoom_search, p.dissolve_zoom_steps):
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, float(z))
+            warped = cv2.warpAffine(a.half, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            (dx, dy), _ = cv2.phaseCorrelate(warped * self._hann, b.half_w)
+            best = max(best, _shifted_ncc(_standardise(warped), _standardise(b.half), dx, dy))
+        return best
+
     def _dissolve_at(self, j: int, last: int):
         p = self.params
         f = self._get(j)
@@ -466,22 +536,33 @@ class CutDetector:
                 continue  # a blend with a flat picture is a fade, not a dissolve
             if cv2.norm(b.tiny, a.tiny, cv2.NORM_L1) < p.dissolve_min_diff * a.tiny.size:
                 continue  # the two ends hardly differ: nothing can be dissolving here
+            if any(self._is_black(self._get(k)) for k in range(j - span, j + span + 1)):
+                continue  # passing through black is a fade out and in, not a dissolve
             alpha, resid, diff, ncc = self._blend(a.tiny, f.tiny, b.tiny, a.tiny_z, b.tiny_z)
             if not (diff >= p.dissolve_min_diff and ncc <= p.dissolve_max_ncc
                     and resid <= p.dissolve_max_residual and 0.3 <= alpha <= 0.7):
                 continue
-            # confirm at full analysis size, at the midpoint and both quarter points: a zoom
-            # or pan can pass for a blend in a thumbnail, not frame after frame in detail
+            # a dissolve changes the whole picture at one pace; smoke, an explosion or a
+            # moving object change part of it
+            changed, alpha_spread = self._cell_blend(a.y, f.y, b.y)
+            if changed < p.dissolve_min_changed_cells or alpha_spread > p.dissolve_max_alpha_spread:
+                continue
+            # the ends must stay different pictures once the camera's motion is undone
+            # (a pan or a slow zoom decorrelates its ends too, but they re-align);
+            # at quarter size, so a zoom's residual misalignment does not count
+            ncc = self._reframed_ncc(a, b)
+            if ncc > p.dissolve_max_ncc:
+                continue
+            # confirm at analysis size, at the midpoint and both quarter points
             quarter = max(1, span // 2)
             fine = [self._blend(a.y, self._get(k).y, b.y, a.z, b.z) for k in (j - quarter, j, j + quarter)]
             if max(r for _, r, _, _ in fine) > p.dissolve_max_residual_fine:
                 continue
             resid = fine[1][1]
-            # no hard cut inside: every step is small compared with the whole change
-            steps = [self._get(k).structure for k in range(j - span + 1, j + span + 1)]
-            if max(steps) >= p.structure_min and max(steps) > 0.5 * sum(steps):
+            # no hard cut inside (cut decisions run ahead of this one)
+            if any(j - span < c[1] <= j + span for c in self._cuts):
                 continue
-            first, end = self._dissolve_extent(j, span)
+            first, end = self._dissolve_extent(j)
             if end - first + 1 < p.dissolve_min_frames:
                 continue
             score = 1.0 - math.exp(-(1.0 - resid / p.dissolve_max_residual_fine) * 3)
@@ -489,33 +570,52 @@ class CutDetector:
                     {"residual": round(resid, 4), "alpha_mid": round(alpha, 3), "ncc_ends": round(ncc, 3)})
         return None
 
-    def _dissolve_extent(self, j: int, span: int) -> tuple[int, int]:
-        """Grow [first, last] around ``j`` while frames keep blending monotonically."""
+    def _dissolve_extent(self, j: int) -> tuple[int, int]:
+        """First and last frame of the dissolve around ``j``.
+
+        The blend share of each frame between two far ends is fitted with a clamped
+        ramp ``a0 + (a1 - a0) * clip((k - s) / (e - s), 0, 1)`` (least squares over
+        every ``s < j < e``): camera motion makes the share drift before and after
+        the blend, which a threshold on the share would take for the blend itself.
+        The dissolve is ``[s + 1, e]``: from the first mixed frame to the first
+        frame fully showing the new shot.
+        """
         p = self.params
         reach = p.dissolve_max_frames // 2
-        lo = j - reach
+        # the window stops at hard cuts on either side: they belong to other shots
+        cuts = [c[1] for c in self._cuts]
+        lo = max([j - reach, self._last_dissolve_end + 1] + [c for c in cuts if c <= j])
         while self._get(lo) is None:
             lo += 1
-        hi = j + reach
+        hi = min([j + reach] + [c - 1 for c in cuts if c > j])
         while self._get(hi) is None:
             hi -= 1
         a, b = self._get(lo), self._get(hi)
-        d = b.tiny - a.tiny
-        dd = float((d * d).sum()) or 1.0
-        alphas = {k: float(((self._get(k).tiny - a.tiny) * d).sum() / dd) for k in range(lo, hi + 1)}
-        first = j
-        while first - 1 >= lo and alphas[first - 1] > p.dissolve_alpha_eps and alphas[first - 1] < alphas[first]:
-            first -= 1
-        end = j
-        while end + 1 <= hi and alphas[end] < 1 - p.dissolve_alpha_eps and alphas[end + 1] > alphas[end]:
-            end += 1
-        return first, end
+        # at quarter size, where camera motion during the blend disturbs the share least
+        d = (b.tiny - a.tiny).ravel()
+        dd = float(np.dot(d, d)) or 1.0
+        ks = np.arange(lo, hi + 1)
+        alpha = np.array([float(np.dot((self._get(k).tiny - a.tiny).ravel(), d)) / dd for k in ks])
+        best = (math.inf, j - 1, j)
+        for s_ in range(lo, j):
+            for e in range(j + 1, hi + 1):
+                ramp = np.clip((ks - s_) / (e - s_), 0.0, 1.0)
+                design = np.stack([1.0 - ramp, ramp], axis=1)
+                coef, *_ = np.linalg.lstsq(design, alpha, rcond=None)
+                err = float(np.sum((design @ coef - alpha) ** 2))
+                if err < best[0] - 1e-12:
+                    best = (err, s_, e)
+        return best[1] + 1, best[2]
 
     # ---------------------------------------------------------------- output
     def _merge(self) -> list[Boundary]:
         p = self.params
         out: list[Boundary] = []
-        grads = sorted(self._gradual, key=lambda g: g[1])
+        # a fade is the more specific reading of a blend that touches black
+        fades = [g for g in self._gradual if g[0] == "fade"]
+        grads = sorted((g for g in self._gradual
+                        if g[0] == "fade" or not any(f[1] <= g[2] and g[1] <= f[2] for f in fades)),
+                       key=lambda g: g[1])
         for kind, first, end, score, signals, meas in grads:
             out.append(Boundary(kind=kind, frame=first, time_s=self._time(first), score=round(score, 4),
                                 signals=signals, first_frame=first, last_frame=end, measurements=meas))
@@ -565,3 +665,22 @@ def _median(values: list[float]) -> float:
     v = sorted(values)
     n = len(v)
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
+    """Normalised correlation of two brightness-normalised images over their overlap after a shift."""
+    h, w = a.shape
+    ix, iy = int(round(dx)), int(round(dy))
+    if abs(ix) >= w // 2 or abs(iy) >= h // 2:
+        ix, iy = 0, 0
+    ya0, ya1 = max(0, -iy), h - max(0, iy)
+    xa0, xa1 = max(0, -ix), w - max(0, ix)
+    a_ = a[ya0:ya1, xa0:xa1].ravel()
+    b_ = b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix].ravel()
+    den = float(np.sqrt(np.dot(a_, a_) * np.dot(b_, b_)))
+    return float(np.dot(a_, b_)) / den if den > 0 else 0.0
+
+
+def _standardise(a: np.ndarray) -> np.ndarray:
+    m, sd = cv2.meanStdDev(a)
+    return (a - float(m[0, 0])) * (1.0 / max(float(sd[0, 0]), 1e-6))
