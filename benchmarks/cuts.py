@@ -441,6 +441,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench-out/cuts.json", help="JSON of all numbers (default %(default)s)")
     ap.add_argument("--clips", default=None, help="clip cache folder (default: <out dir>/clips)")
     ap.add_argument("--quick", action="store_true", help="about 10 clips, one timing run")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="shift every seed: 0 is the set the detector was tuned on; others are held out")
     ap.add_argument("--reps", type=int, default=None, help="timing runs per clip and system (default 2, quick 1)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes for clip generation")
     ap.add_argument("--wait-config", type=float, default=0.0,
@@ -451,7 +453,7 @@ def main(argv=None) -> int:
     reps = args.reps or (1 if args.quick else 2)
 
     cfg_cuts, cfg_default = load_configs(args.wait_config)
-    specs = clipgen.catalogue(quick=args.quick)
+    specs = clipgen.catalogue(quick=args.quick, seed_offset=args.seed_offset)
     t0 = time.perf_counter()
     truths = clipgen.build_all(specs, clip_dir, processes=args.jobs)
     gen_s = time.perf_counter() - t0

