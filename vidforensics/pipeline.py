@@ -20,7 +20,7 @@ from vidforensics.cuts.boundaries import CutDetector
 from vidforensics.cuts.fingerprint import FingerprintCollector, group_sources
 from vidforensics.errors import DecodeError, InputError
 from vidforensics.io.decode import iter_frames
-from vidforensics.io.probe import basic_input, probe
+from vidforensics.io.probe import basic_input, open_media, probe
 from vidforensics.report.findings import derive_findings
 from vidforensics.report.schema import Boundary, ErrorInfo, InputInfo, Report, Segment, Tool
 
@@ -53,30 +53,38 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
     params = cfg.model_dump(mode="json")
     path = Path(path)
     try:
-        probed = probe(path, max_width=cfg.limits.max_width, max_height=cfg.limits.max_height)
+        container = open_media(path)
     except InputError as exc:
         return Report(tool=tool, status="error", error=ErrorInfo(message=str(exc), stage="probe"),
                       parameters=params, input=basic_input(path))
-    info = probed.input
+    with container:  # one open for probe and decode: opening probes the streams, which costs
+        try:
+            probed = probe(path, container=container, max_width=cfg.limits.max_width,
+                           max_height=cfg.limits.max_height)
+        except InputError as exc:
+            return Report(tool=tool, status="error", error=ErrorInfo(message=str(exc), stage="probe"),
+                          parameters=params, input=basic_input(path))
+        info = probed.input
 
-    detector = CutDetector(cfg.cuts) if "cuts" in cfg.stages else None
-    collector = (FingerprintCollector(cfg.fingerprint, info.width, info.height)
-                 if "fingerprint" in cfg.stages else None)
-    stages = [s for s in (detector, collector) if s is not None]
+        detector = CutDetector(cfg.cuts) if "cuts" in cfg.stages else None
+        collector = (FingerprintCollector(cfg.fingerprint, info.width, info.height)
+                     if "fingerprint" in cfg.stages else None)
+        stages = [s for s in (detector, collector) if s is not None]
 
-    times: list[float] = []
-    rotation = None
-    failure: DecodeError | None = None
-    try:
-        for frame in iter_frames(path, analysis_width=cfg.decode.analysis_width, threads=cfg.decode.threads):
-            times.append(frame.time_s)
-            rotation = frame.rotation
-            for stage in stages:
-                stage.process(frame)
-            if progress is not None:
-                progress(frame.index + 1, info.frame_count_declared)
-    except DecodeError as exc:
-        failure = exc
+        times: list[float] = []
+        rotation = None
+        failure: DecodeError | None = None
+        try:
+            for frame in iter_frames(container, analysis_width=cfg.decode.analysis_width,
+                                     threads=cfg.decode.threads):
+                times.append(frame.time_s)
+                rotation = frame.rotation
+                for stage in stages:
+                    stage.process(frame)
+                if progress is not None:
+                    progress(frame.index + 1, info.frame_count_declared)
+        except DecodeError as exc:
+            failure = exc
 
     if not times:
         msg = str(failure) if failure else "no decodable video frame"

@@ -71,6 +71,7 @@ class CutParams(BaseModel):
     zoom_jump_ratio: float
     shift_jump_frac: float
     timestamp_gap_factor: float
+    different_scene_overlap: float
     black_mean: float
     black_std: float
     fade_step: float
@@ -88,6 +89,7 @@ class CutParams(BaseModel):
     dissolve_max_alpha_spread: float
     dissolve_alpha_eps: float
     dissolve_min_frames: int
+    dissolve_check_every: int
     dissolve_max_frames: int
     min_segment_frames: int
 
@@ -104,6 +106,7 @@ class _Stats:
     c: np.ndarray            # float32 small chroma (h, w, 2)
     mean: float
     std: float
+    black: bool = False
     shift: tuple[float, float] = (0.0, 0.0)
     response: float = 0.0
     structure: float = 0.0
@@ -121,6 +124,7 @@ class _Stats:
 class _Registration:
     ok: bool
     scale: float = 1.0
+    black: bool = False
     shift: tuple[float, float] = (0.0, 0.0)
     inliers: int = 0
     inlier_ratio: float = 0.0
@@ -165,7 +169,8 @@ class CutDetector:
         mean, std = float(m[0, 0]), float(sd[0, 0])
         z = (y - mean) * (1.0 / std) if std > p.flat_std else np.zeros_like(y)
         s = _Stats(frame.index, frame.time_s, frame.key_frame, y, z,
-                   frame.chroma_small.astype(np.float32), mean, std, frame=frame)
+                   frame.chroma_small.astype(np.float32), mean, std, frame=frame,
+                   black=mean <= p.black_mean and std <= p.black_std)
         # dissolve tests run on every frame at several spans: a quarter-size picture
         # keeps them ~16x cheaper and loses nothing a blend test needs
         # multiples of 8: cv2.phaseCorrelate is biased by up to a pixel on odd sizes
@@ -222,11 +227,12 @@ class CutDetector:
             self._check_gradual(self._decided_gradual, last)
             self._decided_gradual += 1
 
-    def _context(self, j: int, last: int, attr: str) -> list[float]:
+    def _neighbours(self, j: int, last: int) -> list[_Stats]:
+        """The frames around ``j`` (not ``j``) that have a predecessor: the local baseline."""
         p = self.params
-        vals = [getattr(self._get(k), attr) for k in range(j - p.context_frames, j + p.context_frames + 1)
-                if k != j and 1 <= k <= last and self._get(k) is not None]
-        return vals
+        first = self._window[0].index
+        lo, hi = max(1, j - p.context_frames, first), min(last, j + p.context_frames)
+        return [self._window[k - first] for k in range(lo, hi + 1) if k != j]
 
     def _check_cut(self, j: int, last: int) -> None:
         """Is frame ``j`` the first frame of a new shot (cut or jump cut)?"""
@@ -238,12 +244,11 @@ class CutDetector:
             return
         signals: list[str] = []
         meas: dict[str, float] = {"structure": round(s.structure, 4), "chroma": round(s.chroma, 3)}
-        ctx = self._context(j, last, "structure")
-        base = _median(ctx)
+        nbs = self._neighbours(j, last)
+        base = _median([n.structure for n in nbs])
         ratio = s.structure / max(base, p.noise_floor)
         meas["structure_ratio"] = round(ratio, 3)
-        cctx = self._context(j, last, "chroma")
-        cbase = _median(cctx)
+        cbase = _median([n.chroma for n in nbs])
         cratio = s.chroma / max(cbase, p.noise_floor * 10)
         if s.structure >= p.structure_min and ratio >= p.structure_ratio:
             signals.append("structure")
@@ -269,6 +274,16 @@ class CutDetector:
             self._transient_until = back
             return
         prev = self._get(j - 1)
+        overlap = _histogram_overlap(prev, s)
+        meas["histogram_overlap"] = round(overlap, 3)
+        if "structure" in signals and overlap < p.different_scene_overlap:
+            # the brightness and colour distributions have little in common: another
+            # scene, not the same place re-framed; the ORB registration (the costliest
+            # step, ~15 ms) cannot change the verdict
+            signals.append("colour_distribution")
+            strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
+            self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
+            return
         reg = self._register(prev, s)
         if reg is not None and reg.ok:
             # the camera's steady motion, from the phase correlation of the frame pair
@@ -317,9 +332,7 @@ class CutDetector:
         """
         p = self.params
         s = self._get(j)
-        nb = [self._get(k) for k in range(j - p.context_frames, j + p.context_frames + 1)
-              if k != j and 1 <= k <= last]
-        nb = [n for n in nb if n is not None]
+        nb = self._neighbours(j, last)
         # neighbours that are themselves disrupted (another cut, a flash) do not
         # show the camera's motion; "disrupted" is relative, noisy footage has a high floor
         calm = p.structure_ratio * _median([n.structure for n in nb])
@@ -427,7 +440,7 @@ class CutDetector:
 
     # ---------------------------------------------------------------- gradual
     def _is_black(self, s: _Stats) -> bool:
-        return s.mean <= self.params.black_mean and s.std <= self.params.black_std
+        return s.black
 
     def _energy(self, k: int) -> float | None:
         s = self._get(k)
@@ -467,8 +480,8 @@ class CutDetector:
                 self._gradual.append(("fade", first, end, 1.0 - math.exp(-(end - first + 1) / p.fade_min_frames),
                                       ["fade_in_from_black"], {"frames": float(end - first + 1)}))
             return
-        if j <= self._last_dissolve_end:
-            return
+        if j <= self._last_dissolve_end or j % p.dissolve_check_every:
+            return  # a dissolve spans several frames: testing every few finds it all the same
         hit = self._dissolve_at(j, last)
         if hit is not None:
             self._gradual.append(hit)
@@ -553,12 +566,12 @@ class CutDetector:
                 continue  # a blend with a flat picture is a fade, not a dissolve
             if cv2.norm(b.tiny, a.tiny, cv2.NORM_L1) < p.dissolve_min_diff * a.tiny.size:
                 continue  # the two ends hardly differ: nothing can be dissolving here
-            if any(self._is_black(self._get(k)) for k in range(j - span, j + span + 1)):
-                continue  # passing through black is a fade out and in, not a dissolve
             alpha, resid, diff, ncc = self._blend(a.tiny, f.tiny, b.tiny, a.tiny_z, b.tiny_z)
             if not (diff >= p.dissolve_min_diff and ncc <= p.dissolve_max_ncc
                     and resid <= p.dissolve_max_residual and 0.3 <= alpha <= 0.7):
                 continue
+            if any(self._get(k).black for k in range(j - span, j + span + 1)):
+                continue  # passing through black is a fade out and in, not a dissolve
             # a dissolve changes the whole picture at one pace; smoke, an explosion or a
             # moving object change part of it
             changed, alpha_spread = self._cell_blend(a.y, f.y, b.y)
@@ -700,3 +713,13 @@ def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
 def _standardise(a: np.ndarray) -> np.ndarray:
     m, sd = cv2.meanStdDev(a)
     return (a - float(m[0, 0])) * (1.0 / max(float(sd[0, 0]), 1e-6))
+
+
+def _histogram_overlap(a: _Stats, b: _Stats) -> float:
+    """Mean intersection of the luma, Cb and Cr histograms of two frames (1 = identical)."""
+    total = 0.0
+    for pa, pb in ((a.y, b.y), (a.c[..., 0], b.c[..., 0]), (a.c[..., 1], b.c[..., 1])):
+        ha = cv2.calcHist([pa], [0], None, [32], [0, 256])
+        hb = cv2.calcHist([pb], [0], None, [32], [0, 256])
+        total += float(np.minimum(ha / ha.sum(), hb / hb.sum()).sum())
+    return total / 3

@@ -124,18 +124,18 @@ class Frame:
 
 
 def iter_frames(
-    path: str | Path,
+    source: "str | Path | av.container.InputContainer",
     *,
     analysis_width: int = 160,
     threads: bool = True,
     rotation: int | None = None,
 ) -> Iterator[Frame]:
-    """Decode the first video stream of ``path`` once, in order.
+    """Decode the first video stream of ``source`` once, in order.
 
     Parameters
     ----------
-    path : path-like
-        Media file.
+    source : path-like or av container
+        Media file, or one already opened (which is left open).
     analysis_width : int
         Width of ``Frame.luma_small`` (height follows the display aspect).
     threads : bool
@@ -152,46 +152,53 @@ def iter_frames(
         ``DecodeError`` carrying how many frames were decoded; callers decide
         whether that is a partial result.
     """
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:  # not media, unreadable
-        raise DecodeError(f"cannot open as media: {reason(exc)}", frames_decoded=0) from exc
-    with container:
-        if not container.streams.video:
-            raise DecodeError("no video stream", frames_decoded=0)
-        stream = container.streams.video[0]
-        if threads:
-            stream.thread_type = "AUTO"
-        size: tuple[int, int] | None = None
-        index = 0
+    if isinstance(source, (str, Path)):
         try:
-            for avf in container.decode(stream):
-                rot = int(avf.rotation or 0) if rotation is None else rotation
-                rot = int(round(rot / 90.0)) * 90 % 360
-                if avf.format.name not in _PLANAR_YUV:
-                    avf = avf.reformat(format="yuv420p")
-                y, u, v = _plane(avf, 0), _plane(avf, 1), _plane(avf, 2)
-                if size is None:
-                    dw, dh = (y.shape[0], y.shape[1]) if rot in (90, 270) else (y.shape[1], y.shape[0])
-                    size = analysis_size(dw, dh, analysis_width)
-                # shrink in coded orientation, then rotate the small images
-                csize = (size[1], size[0]) if rot in (90, 270) else size
-                ys = _rotate(_shrink(y, csize), rot)
-                uv = np.stack([_shrink(u, csize), _shrink(v, csize)], axis=-1)
-                uv = _rotate(uv, rot)
-                t = float(avf.time) if avf.time is not None else math.nan
-                yield Frame(
-                    index=index,
-                    time_s=t,
-                    pict_type=_PICT_TYPES.get(int(avf.pict_type or 0), "?"),
-                    key_frame=bool(avf.key_frame),
-                    luma_small=ys,
-                    chroma_small=uv,
-                    rotation=rot,
-                    _av=avf,
-                )
-                index += 1
-        except av.FFmpegError as exc:
-            raise DecodeError(f"decoding stopped after {index} frames: {reason(exc)}",
-                              frames_decoded=index) from exc
+            container = av.open(str(source))
+        except (av.FFmpegError, OSError) as exc:  # not media, unreadable
+            raise DecodeError(f"cannot open as media: {reason(exc)}", frames_decoded=0) from exc
+        with container:
+            yield from _decode(container, analysis_width, threads, rotation)
+    else:
+        yield from _decode(source, analysis_width, threads, rotation)
+
+
+def _decode(container, analysis_width: int, threads: bool, rotation: int | None) -> Iterator[Frame]:
+    if not container.streams.video:
+        raise DecodeError("no video stream", frames_decoded=0)
+    stream = container.streams.video[0]
+    if threads:
+        stream.thread_type = "AUTO"
+    size: tuple[int, int] | None = None
+    index = 0
+    try:
+        for avf in container.decode(stream):
+            rot = int(avf.rotation or 0) if rotation is None else rotation
+            rot = int(round(rot / 90.0)) * 90 % 360
+            if avf.format.name not in _PLANAR_YUV:
+                avf = avf.reformat(format="yuv420p")
+            y, u, v = _plane(avf, 0), _plane(avf, 1), _plane(avf, 2)
+            if size is None:
+                dw, dh = (y.shape[0], y.shape[1]) if rot in (90, 270) else (y.shape[1], y.shape[0])
+                size = analysis_size(dw, dh, analysis_width)
+            # shrink in coded orientation, then rotate the small images
+            csize = (size[1], size[0]) if rot in (90, 270) else size
+            ys = _rotate(_shrink(y, csize), rot)
+            uv = np.stack([_shrink(u, csize), _shrink(v, csize)], axis=-1)
+            uv = _rotate(uv, rot)
+            t = float(avf.time) if avf.time is not None else math.nan
+            yield Frame(
+                index=index,
+                time_s=t,
+                pict_type=_PICT_TYPES.get(int(avf.pict_type or 0), "?"),
+                key_frame=bool(avf.key_frame),
+                luma_small=ys,
+                chroma_small=uv,
+                rotation=rot,
+                _av=avf,
+            )
+            index += 1
+    except av.FFmpegError as exc:
+        raise DecodeError(f"decoding stopped after {index} frames: {reason(exc)}",
+                          frames_decoded=index) from exc
 

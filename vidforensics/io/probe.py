@@ -77,8 +77,36 @@ def read_sidecar(sidecar: Path) -> SourceClaims:
                         **vals)
 
 
-def probe(path: str | Path, *, max_width: int = 7680, max_height: int = 4320) -> ProbeInfo:
+def open_media(path: str | Path) -> "av.container.InputContainer":
+    """Open ``path`` for probing and decoding, or say in one line why it cannot be.
+
+    Raises
+    ------
+    InputError
+        Missing, not a regular file, empty, or not a media file FFmpeg can read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"no such file: {path}")
+    if not path.is_file():
+        raise InputError(f"not a regular file: {path}")
+    if path.stat().st_size == 0:
+        raise InputError("empty file (0 bytes)")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError) as exc:
+        raise InputError(f"not a readable media file ({reason(exc)})") from exc
+
+
+def probe(path: str | Path, *, container=None, max_width: int = 7680, max_height: int = 4320) -> ProbeInfo:
     """Read container facts of ``path`` without decoding pictures.
+
+    Parameters
+    ----------
+    container : av container, optional
+        ``path`` already opened with :func:`open_media` (left open, so the decoder
+        can use it: opening probes the streams, which costs as much as decoding a
+        few frames). Opened and closed here when not given.
 
     Raises
     ------
@@ -86,75 +114,67 @@ def probe(path: str | Path, *, max_width: int = 7680, max_height: int = 4320) ->
         Missing, empty, not media, no video stream, or larger than the limits.
     """
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"no such file: {path}")
-    if not path.is_file():
-        raise InputError(f"not a regular file: {path}")
+    if container is None:
+        with open_media(path) as own:
+            return probe(path, container=own, max_width=max_width, max_height=max_height)
     size = path.stat().st_size
-    if size == 0:
-        raise InputError(f"empty file (0 bytes)")
     digest = sha256_file(path)
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"not a readable media file ({reason(exc)})") from exc
-    with container:
-        audio = [
-            AudioStream(
-                index=s.index,
-                codec=s.codec_context.name if s.codec_context else None,
-                sample_rate=getattr(s, "sample_rate", None) or None,
-                channels=getattr(s.codec_context, "channels", None) or None,
-                duration_s=float(s.duration * s.time_base) if s.duration and s.time_base else None,
-            )
-            for s in container.streams.audio
-        ]
-        if not container.streams.video:
-            kinds = f"{len(audio)} audio stream(s)" if audio else "no streams"
-            raise InputError(f"no video stream ({kinds})")
-        vs = container.streams.video[0]
-        cc = vs.codec_context
-        coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
-        if coded_w <= 0 or coded_h <= 0:
-            raise InputError(f"video stream has no picture size")
-        # orientation-agnostic: a portrait phone video may use the landscape limits turned
-        if max(coded_w, coded_h) > max(max_width, max_height) or min(coded_w, coded_h) > min(max_width, max_height):
-            raise InputError(
-                f"picture {coded_w}x{coded_h} exceeds the configured limit {max_width}x{max_height}"
-            )
-        rotation = _stream_rotation(vs)
-        disp_w, disp_h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
-        tags = _str_tags(container.metadata)
-        stags = _str_tags(vs.metadata)
-        duration = float(container.duration / av.time_base) if container.duration else None
-        declared_vfr = _index_vfr(vs)
-        keyframes = sum(1 for e in (vs.index_entries or []) if e.is_keyframe) or None
-        info = InputInfo(
-            path=str(path.resolve()),
-            file_name=path.name,
-            size_bytes=size,
-            sha256=digest,
-            container=container.format.name,
-            codec=cc.name,
-            profile=cc.profile if isinstance(cc.profile, str) else None,
-            pixel_format=cc.format.name if cc.format else None,
-            width=disp_w,
-            height=disp_h,
-            coded_width=coded_w,
-            coded_height=coded_h,
-            rotation_deg=rotation,
-            avg_frame_rate=_frac(vs.average_rate),
-            real_frame_rate=_frac(vs.base_rate),
-            variable_frame_rate=declared_vfr,
-            frame_count_declared=int(vs.frames) if vs.frames else None,
-            duration_s=duration,
-            bit_rate=int(container.bit_rate) if container.bit_rate else None,
-            creation_time=tags.get("creation_time") or stags.get("creation_time"),
-            encoder=tags.get("encoder") or stags.get("encoder"),
-            tags={**{f"format.{k}": v for k, v in tags.items()}, **{f"video.{k}": v for k, v in stags.items()}},
-            audio_streams=audio,
-            keyframe_count=keyframes,
+    audio = [
+        AudioStream(
+            index=s.index,
+            codec=s.codec_context.name if s.codec_context else None,
+            sample_rate=getattr(s, "sample_rate", None) or None,
+            channels=getattr(s.codec_context, "channels", None) or None,
+            duration_s=float(s.duration * s.time_base) if s.duration and s.time_base else None,
         )
+        for s in container.streams.audio
+    ]
+    if not container.streams.video:
+        kinds = f"{len(audio)} audio stream(s)" if audio else "no streams"
+        raise InputError(f"no video stream ({kinds})")
+    vs = container.streams.video[0]
+    cc = vs.codec_context
+    coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
+    if coded_w <= 0 or coded_h <= 0:
+        raise InputError(f"video stream has no picture size")
+    # orientation-agnostic: a portrait phone video may use the landscape limits turned
+    if max(coded_w, coded_h) > max(max_width, max_height) or min(coded_w, coded_h) > min(max_width, max_height):
+        raise InputError(
+            f"picture {coded_w}x{coded_h} exceeds the configured limit {max_width}x{max_height}"
+        )
+    rotation = _stream_rotation(vs)
+    disp_w, disp_h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)
+    tags = _str_tags(container.metadata)
+    stags = _str_tags(vs.metadata)
+    duration = float(container.duration / av.time_base) if container.duration else None
+    declared_vfr = _index_vfr(vs)
+    keyframes = sum(1 for e in (vs.index_entries or []) if e.is_keyframe) or None
+    info = InputInfo(
+        path=str(path.resolve()),
+        file_name=path.name,
+        size_bytes=size,
+        sha256=digest,
+        container=container.format.name,
+        codec=cc.name,
+        profile=cc.profile if isinstance(cc.profile, str) else None,
+        pixel_format=cc.format.name if cc.format else None,
+        width=disp_w,
+        height=disp_h,
+        coded_width=coded_w,
+        coded_height=coded_h,
+        rotation_deg=rotation,
+        avg_frame_rate=_frac(vs.average_rate),
+        real_frame_rate=_frac(vs.base_rate),
+        variable_frame_rate=declared_vfr,
+        frame_count_declared=int(vs.frames) if vs.frames else None,
+        duration_s=duration,
+        bit_rate=int(container.bit_rate) if container.bit_rate else None,
+        creation_time=tags.get("creation_time") or stags.get("creation_time"),
+        encoder=tags.get("encoder") or stags.get("encoder"),
+        tags={**{f"format.{k}": v for k, v in tags.items()}, **{f"video.{k}": v for k, v in stags.items()}},
+        audio_streams=audio,
+        keyframe_count=keyframes,
+    )
     sidecar = find_sidecar(path)
     if sidecar is not None:
         info.source = read_sidecar(sidecar)
