@@ -366,6 +366,7 @@ class FingerprintCollector:
         lv += [x.levels_w for x in samples if x.levels_w is not None]
         scale = effective_scale(lv, p)
         if scale is not None:
+            fp["effective_resolution"] = "native" if scale >= 1.0 else "upscaled"
             fp["effective_scale"] = round(scale, 4)
             fp["effective_height"] = int(round(scale * self.height))
             fp["effective_width"] = int(round(scale * self.width))

@@ -90,7 +90,7 @@ def _resolution_mismatch(segs: list[Segment], height: int | None) -> list[Findin
         return out
     for s in segs:
         fp = s.fingerprint
-        if fp is None or fp.effective_height is None:
+        if fp is None or fp.effective_resolution != "upscaled" or fp.effective_height is None:
             continue
         if fp.effective_height < 0.8 * height:
             out.append(Finding(

@@ -117,6 +117,8 @@ class Fingerprint(_Model):
     """Technical look of a segment: what an encode and a camera leave behind."""
 
     frames_sampled: int
+    effective_resolution: Literal["native", "upscaled", "inconclusive"] = Field(
+        "inconclusive", description="verdict of the spectral test; effective_* are null when inconclusive")
     effective_width: Optional[int] = None
     effective_height: Optional[int] = None
     effective_scale: Optional[float] = Field(None, description="effective / coded size (1 = native)")

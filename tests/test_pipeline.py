@@ -1,0 +1,52 @@
+"""The pipeline as a whole: provenance, the platform's sidecar claims, flat memory."""
+from __future__ import annotations
+
+import hashlib
+import json
+import tracemalloc
+
+import numpy as np
+
+from vidforensics import analyze, load_config
+from vidforensics.io.encode import write_video
+
+
+def _pan_clip(path, n, size=(160, 96)):
+    rng = np.random.default_rng(1)
+    world = (rng.random((size[1], size[0] * 4, 3)) * 255).astype(np.uint8)
+    frames = (np.roll(world, -i, axis=1)[:, : size[0]] for i in range(n))
+    write_video(path, frames, 25, crf=30, preset="ultrafast")
+
+
+def test_report_carries_hash_version_parameters_and_sidecar_claims(tmp_path):
+    clip = tmp_path / "strike video.mp4"
+    _pan_clip(clip, 30)
+    info = {"webpage_url": "https://example.invalid/watch?v=abc", "uploader": "RFS Media Office",
+            "channel": "RFS", "timestamp": 1477474620, "upload_date": "20161026", "title": "Su-24",
+            "duration": 1.2, "epoch": 1477500000, "formats": ["not copied"]}
+    sidecar = tmp_path / "strike video.info.json"
+    sidecar.write_text(json.dumps(info))
+    report = analyze(clip, load_config("cuts"))
+    assert report.input.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert report.tool.name == "vidforensics" and report.tool.version
+    assert report.parameters["cuts"]["structure_ratio"] == load_config("cuts").cuts.structure_ratio
+    src = report.input.source
+    assert src.info_json_sha256 == hashlib.sha256(sidecar.read_bytes()).hexdigest()
+    assert (src.uploader, src.timestamp, src.upload_date, src.webpage_url) == (
+        "RFS Media Office", 1477474620, "20161026", info["webpage_url"])
+
+
+def test_memory_stays_flat_as_clips_get_longer(tmp_path):
+    short, long_ = tmp_path / "short.mp4", tmp_path / "long.mp4"
+    _pan_clip(short, 100)
+    _pan_clip(long_, 1000)
+    cfg = load_config("default")
+    peaks = []
+    for clip in (short, long_):
+        analyze(clip, cfg)  # warm caches (imports, FFT plans) outside the measurement
+        tracemalloc.start()
+        analyze(clip, cfg)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    # 10x the frames may cost a few small numbers per frame, never frames
+    assert peaks[1] < peaks[0] + 1000 * 200, peaks
