@@ -23,6 +23,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from vidforensics.io import encode
 from vidforensics.io.encode import write_video
 from vidforensics.report.schema import json_schema
 
@@ -102,18 +103,7 @@ def remux_faststart(src: Path, dst: Path) -> None:
 def write_audio_only(path: Path, seconds: float = 1.0, rate: int = 16000) -> None:
     """An MP4/M4A holding a single AAC stream and no video."""
     n = int(seconds * rate)
-    x = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32).reshape(1, -1)
-    with av.open(str(path), "w", format="mp4") as out:
-        st = out.add_stream("aac", rate=rate)
-        st.layout = "mono"
-        for k in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, k:k + 1024]), format="fltp", layout="mono")
-            af.sample_rate = rate
-            af.pts = k
-            for pkt in st.encode(af):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
+    encode.write_audio_only(path, (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / rate)).astype(np.float32), rate)
 
 
 # --------------------------------------------------------------------------- session clips

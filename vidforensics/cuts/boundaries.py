@@ -668,16 +668,24 @@ class CutDetector:
         return round(float(t), 6) if math.isfinite(t) else float(j)
 
 
-def _shifted_mad(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
-    """Mean |b - a| over the overlap after shifting ``a`` by the integer part of (dx, dy)."""
+def _overlap(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of ``a`` and ``b`` that show the same place when ``b`` is ``a`` moved by (dx, dy).
+
+    Integer shift (sub-pixel precision is not needed for differences of whole
+    pictures); a shift of half the picture or more is taken as none.
+    """
     h, w = a.shape
     ix, iy = int(round(dx)), int(round(dy))
     if abs(ix) >= w // 2 or abs(iy) >= h // 2:
         ix, iy = 0, 0
     ya0, ya1 = max(0, -iy), h - max(0, iy)
     xa0, xa1 = max(0, -ix), w - max(0, ix)
-    a_ = a[ya0:ya1, xa0:xa1]
-    b_ = b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix]
+    return a[ya0:ya1, xa0:xa1], b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix]
+
+
+def _shifted_mad(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
+    """Mean |b - a| over the overlap after the shift."""
+    a_, b_ = _overlap(a, b, dx, dy)
     return cv2.norm(b_, a_, cv2.NORM_L1) / a_.size
 
 
@@ -697,15 +705,8 @@ def _median(values: list[float]) -> float:
 
 
 def _shifted_ncc(a: np.ndarray, b: np.ndarray, dx: float, dy: float) -> float:
-    """Normalised correlation of two brightness-normalised images over their overlap after a shift."""
-    h, w = a.shape
-    ix, iy = int(round(dx)), int(round(dy))
-    if abs(ix) >= w // 2 or abs(iy) >= h // 2:
-        ix, iy = 0, 0
-    ya0, ya1 = max(0, -iy), h - max(0, iy)
-    xa0, xa1 = max(0, -ix), w - max(0, ix)
-    a_ = a[ya0:ya1, xa0:xa1].ravel()
-    b_ = b[ya0 + iy:ya1 + iy, xa0 + ix:xa1 + ix].ravel()
+    """Normalised correlation of two zero-mean images over their overlap after the shift."""
+    a_, b_ = (x.ravel() for x in _overlap(a, b, dx, dy))
     den = float(np.sqrt(np.dot(a_, a_) * np.dot(b_, b_)))
     return float(np.dot(a_, b_)) / den if den > 0 else 0.0
 

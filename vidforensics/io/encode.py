@@ -76,15 +76,25 @@ def write_video(
         for pkt in vs.encode():
             out.mux(pkt)
         if ast is not None:
-            samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
-            step = 1024
-            for k in range(0, samples.shape[1], step):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k:k + step]), format="fltp",
-                                                layout="mono")
-                af.sample_rate = audio_rate
-                af.pts = k
-                for pkt in ast.encode(af):
-                    out.mux(pkt)
-            for pkt in ast.encode():
-                out.mux(pkt)
+            _encode_audio(out, ast, audio, audio_rate)
     return n
+
+
+def _encode_audio(out, stream, audio: np.ndarray, rate: int) -> None:
+    samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
+    for k in range(0, samples.shape[1], 1024):
+        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, k:k + 1024]), format="fltp", layout="mono")
+        af.sample_rate = rate
+        af.pts = k
+        for pkt in stream.encode(af):
+            out.mux(pkt)
+    for pkt in stream.encode():
+        out.mux(pkt)
+
+
+def write_audio_only(path: str | Path, audio: np.ndarray, rate: int = 16000) -> None:
+    """An MP4 holding one mono AAC stream and no video (a bad input the tests need)."""
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        _encode_audio(out, stream, audio, rate)
