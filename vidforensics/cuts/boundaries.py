@@ -64,6 +64,8 @@ class CutParams(BaseModel):
     shift_jump_ratio: float
     register_width: int
     orb_features: int
+    orb_features_retry: int
+    same_scene_overlap: float
     min_inliers: int
     min_inlier_ratio: float
     match_ratio: float
@@ -81,6 +83,8 @@ class CutParams(BaseModel):
     dissolve_max_ncc: float
     dissolve_max_residual: float
     dissolve_max_residual_fine: float
+    dissolve_max_ncc_lowres: float
+    dissolve_max_residual_alike: float
     dissolve_grid: int
     dissolve_zoom_search: float
     dissolve_highpass_sigma: float
@@ -124,7 +128,6 @@ class _Stats:
 class _Registration:
     ok: bool
     scale: float = 1.0
-    black: bool = False
     shift: tuple[float, float] = (0.0, 0.0)
     inliers: int = 0
     inlier_ratio: float = 0.0
@@ -147,7 +150,7 @@ class CutDetector:
     _cuts: list = field(default_factory=list)
     _gradual: list = field(default_factory=list)
     _hann: np.ndarray | None = None
-    _orb: object | None = None
+    _orbs: dict = field(default_factory=dict)
     _decided_cut: int = 0
     _decided_gradual: int = 0
     _last_dissolve_end: int = -1
@@ -285,6 +288,11 @@ class CutDetector:
             self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
             return
         reg = self._register(prev, s)
+        if reg is not None and not reg.ok and overlap >= p.same_scene_overlap:
+            # same palette but no geometric match: under a strong zoom the shared region
+            # is a small part of the wider view and holds few of its features; try again
+            # with many more (costly, and rare)
+            reg = self._register(prev, s, dense=True)
         if reg is not None and reg.ok:
             # the camera's steady motion, from the phase correlation of the frame pair
             # before: a second ORB registration would double the cost of every candidate
@@ -393,14 +401,16 @@ class CutDetector:
             s.medium = cv2.resize(y, (w, h), interpolation=cv2.INTER_AREA)
         return s.medium
 
-    def _features(self, s: _Stats) -> tuple:
-        if s.features is None:
-            if self._orb is None:
-                self._orb = cv2.ORB_create(nfeatures=self.params.orb_features, fastThreshold=10)
-            s.features = self._orb.detectAndCompute(s.medium, None)
-        return s.features
+    def _features(self, s: _Stats, dense: bool = False) -> tuple:
+        """ORB keypoints and descriptors of a frame's medium luma (``dense``: many more)."""
+        key = "dense" if dense else "normal"
+        if s.features is None or s.features[0] != key:
+            n = self.params.orb_features_retry if dense else self.params.orb_features
+            orb = self._orbs.get(key) or self._orbs.setdefault(key, cv2.ORB_create(nfeatures=n, fastThreshold=10))
+            s.features = (key, *orb.detectAndCompute(s.medium, None))
+        return s.features[1:]
 
-    def _register(self, a: _Stats | None, b: _Stats | None) -> _Registration | None:
+    def _register(self, a: _Stats | None, b: _Stats | None, dense: bool = False) -> _Registration | None:
         """Similarity transform a -> b from ORB matches (None if no pictures)."""
         if a is None or b is None:
             return None
@@ -408,8 +418,8 @@ class CutDetector:
         if ma is None or mb is None:
             return None
         p = self.params
-        ka, da = self._features(a)
-        kb, db = self._features(b)
+        ka, da = self._features(a, dense)
+        kb, db = self._features(b, dense)
         if da is None or db is None or len(ka) < p.min_inliers or len(kb) < p.min_inliers:
             return _Registration(ok=False)
         # Lowe's ratio test rather than cross-checking: under a 2x zoom most features of
@@ -529,7 +539,7 @@ class CutDetector:
             return 0.0, 1.0
         return different / (g * g), float(np.std(alphas))
 
-    def _reframed_ncc(self, a: _Stats, b: _Stats) -> float:
+    def _reframed_ncc(self, a: _Stats, b: _Stats) -> tuple[float, float]:
         """How much ``b`` is still ``a``'s picture, once re-framed: the best correlation
         over a few zoom factors, each with its phase-correlation shift.
 
@@ -547,15 +557,16 @@ class CutDetector:
         hb = _standardise(b.y - cv2.GaussianBlur(b.y, (0, 0), p.dissolve_highpass_sigma))
         lb = _standardise(b.tiny)
         k = b.tiny.shape[1] / w
-        best = -1.0
+        best_lp = best_hp = -1.0
         for z in np.geomspace(1 / p.dissolve_zoom_search, p.dissolve_zoom_search, p.dissolve_zoom_steps):
             m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, float(z))
             warped = cv2.warpAffine(a.y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             (dx, dy), _ = cv2.phaseCorrelate(warped * win, b.y * win)
             ha = _standardise(warped - cv2.GaussianBlur(warped, (0, 0), p.dissolve_highpass_sigma))
             la = _standardise(cv2.resize(warped, (b.tiny.shape[1], b.tiny.shape[0]), interpolation=cv2.INTER_AREA))
-            best = max(best, _shifted_ncc(ha, hb, dx, dy), _shifted_ncc(la, lb, dx * k, dy * k))
-        return best
+            best_hp = max(best_hp, _shifted_ncc(ha, hb, dx, dy))
+            best_lp = max(best_lp, _shifted_ncc(la, lb, dx * k, dy * k))
+        return best_lp, best_hp
 
     def _dissolve_at(self, j: int, last: int):
         p = self.params
@@ -580,14 +591,18 @@ class CutDetector:
             # the ends must stay different pictures once the camera's motion is undone
             # (a pan or a slow zoom decorrelates its ends too, but they re-align);
             # at quarter size, so a zoom's residual misalignment does not count
-            ncc = self._reframed_ncc(a, b)
-            if ncc > p.dissolve_max_ncc:
+            lp, hp = self._reframed_ncc(a, b)
+            ncc = max(lp, hp)
+            if hp > p.dissolve_max_ncc or lp > p.dissolve_max_ncc_lowres:
                 continue
             # confirm at analysis size, at the midpoint and both quarter points
             quarter = max(1, span // 2)
             fine = [self._blend(a.y, self._get(k).y, b.y, a.z, b.z) for k in (j - quarter, j, j + quarter)]
-            if max(r for _, r, _, _ in fine) > p.dissolve_max_residual_fine:
+            worst = max(r for _, r, _, _ in fine)
+            if worst > p.dissolve_max_residual_fine:
                 continue
+            if lp > p.dissolve_max_ncc and worst > p.dissolve_max_residual_alike:
+                continue  # ends alike at low resolution and a loose blend: moving camera, not a dissolve
             resid = fine[1][1]
             # no hard cut inside (cut decisions run ahead of this one)
             if any(j - span < c[1] <= j + span for c in self._cuts):
