@@ -107,7 +107,7 @@ class _Stats:
     key_frame: bool
     y: np.ndarray            # float32 small luma
     z: np.ndarray            # brightness-normalised small luma
-    c: np.ndarray            # float32 small chroma (h, w, 2)
+    c: np.ndarray            # uint8 small chroma (h, w, 2)
     mean: float
     std: float
     black: bool = False
@@ -172,7 +172,7 @@ class CutDetector:
         mean, std = float(m[0, 0]), float(sd[0, 0])
         z = (y - mean) * (1.0 / std) if std > p.flat_std else np.zeros_like(y)
         s = _Stats(frame.index, frame.time_s, frame.key_frame, y, z,
-                   frame.chroma_small.astype(np.float32), mean, std, frame=frame,
+                   frame.chroma_small, mean, std, frame=frame,
                    black=mean <= p.black_mean and std <= p.black_std)
         # dissolve tests run on every frame at several spans: a quarter-size picture
         # keeps them ~16x cheaper and loses nothing a blend test needs

@@ -184,7 +184,7 @@ def _decode(container, analysis_width: int, threads: bool, rotation: int | None)
             # shrink in coded orientation, then rotate the small images
             csize = (size[1], size[0]) if rot in (90, 270) else size
             ys = _rotate(_shrink(y, csize), rot)
-            uv = np.stack([_shrink(u, csize), _shrink(v, csize)], axis=-1)
+            uv = cv2.merge([_shrink(u, csize), _shrink(v, csize)])
             uv = _rotate(uv, rot)
             t = float(avf.time) if avf.time is not None else math.nan
             yield Frame(
