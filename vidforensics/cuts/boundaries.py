@@ -74,6 +74,9 @@ class CutParams(BaseModel):
     shift_jump_frac: float
     timestamp_gap_factor: float
     different_scene_overlap: float
+    jump_zoom_search: float
+    jump_zoom_steps: int
+    jump_min_reframed: float
     black_mean: float
     black_std: float
     fade_step: float
@@ -284,6 +287,15 @@ class CutDetector:
             # scene, not the same place re-framed; the ORB registration (the costliest
             # step, ~15 ms) cannot change the verdict
             signals.append("colour_distribution")
+            strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
+            self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
+            return
+        # a cheap look for the old view in the new frame under any zoom (~1.5 ms) before
+        # the ORB registration (5-20 ms): most new shots show nothing of the old view
+        reframed, _ = self._reframed_ncc(prev, s, p.jump_zoom_search, p.jump_zoom_steps, detail=False)
+        meas["reframed_correlation"] = round(reframed, 3)
+        if "structure" in signals and reframed < p.jump_min_reframed:
+            signals.append("no_shared_view")
             strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
             self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
             return
@@ -539,33 +551,36 @@ class CutDetector:
             return 0.0, 1.0
         return different / (g * g), float(np.std(alphas))
 
-    def _reframed_ncc(self, a: _Stats, b: _Stats) -> tuple[float, float]:
-        """How much ``b`` is still ``a``'s picture, once re-framed: the best correlation
-        over a few zoom factors, each with its phase-correlation shift.
+    def _reframed_ncc(self, a: _Stats, b: _Stats, zoom_max: float, steps: int,
+                      detail: bool = True) -> tuple[float, float]:
+        """How much ``b`` is still ``a``'s picture once re-framed: the best correlations
+        over zoom factors in [1/zoom_max, zoom_max], each with its phase-correlation shift.
 
-        Two correlations, and the larger counts. At low resolution a zoom's residual
-        misalignment does not matter, so a re-framed view still correlates there. In
-        high-pass detail a veil of smoke or a blast's glow does not matter (it is
-        smooth), so the old edges still correlate under it. A dissolve to another
-        picture decorrelates both.
+        Two correlations: at low resolution, where a zoom's residual misalignment
+        does not matter, so a re-framed view still correlates; and (``detail``) in
+        high-pass detail, where a smooth veil of smoke or a blast's glow does not
+        matter, so the old edges still correlate under it. A different picture
+        decorrelates both. Returns (low-resolution, detail); detail is -1 if skipped.
         """
         p = self.params
         h, w = a.y.shape
         win = self._hann_full
         if win is None or win.shape != a.y.shape:
             win = self._hann_full = cv2.createHanningWindow((w, h), cv2.CV_32F)
-        hb = _standardise(b.y - cv2.GaussianBlur(b.y, (0, 0), p.dissolve_highpass_sigma))
+        hb = _standardise(b.y - cv2.GaussianBlur(b.y, (0, 0), p.dissolve_highpass_sigma)) if detail else None
         lb = _standardise(b.tiny)
         k = b.tiny.shape[1] / w
         best_lp = best_hp = -1.0
-        for z in np.geomspace(1 / p.dissolve_zoom_search, p.dissolve_zoom_search, p.dissolve_zoom_steps):
+        bw = b.y * win
+        for z in np.geomspace(1 / zoom_max, zoom_max, steps):
             m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, float(z))
             warped = cv2.warpAffine(a.y, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            (dx, dy), _ = cv2.phaseCorrelate(warped * win, b.y * win)
-            ha = _standardise(warped - cv2.GaussianBlur(warped, (0, 0), p.dissolve_highpass_sigma))
+            (dx, dy), _ = cv2.phaseCorrelate(warped * win, bw)
             la = _standardise(cv2.resize(warped, (b.tiny.shape[1], b.tiny.shape[0]), interpolation=cv2.INTER_AREA))
-            best_hp = max(best_hp, _shifted_ncc(ha, hb, dx, dy))
             best_lp = max(best_lp, _shifted_ncc(la, lb, dx * k, dy * k))
+            if detail:
+                ha = _standardise(warped - cv2.GaussianBlur(warped, (0, 0), p.dissolve_highpass_sigma))
+                best_hp = max(best_hp, _shifted_ncc(ha, hb, dx, dy))
         return best_lp, best_hp
 
     def _dissolve_at(self, j: int, last: int):
@@ -591,7 +606,7 @@ class CutDetector:
             # the ends must stay different pictures once the camera's motion is undone
             # (a pan or a slow zoom decorrelates its ends too, but they re-align);
             # at quarter size, so a zoom's residual misalignment does not count
-            lp, hp = self._reframed_ncc(a, b)
+            lp, hp = self._reframed_ncc(a, b, p.dissolve_zoom_search, p.dissolve_zoom_steps)
             ncc = max(lp, hp)
             if hp > p.dissolve_max_ncc or lp > p.dissolve_max_ncc_lowres:
                 continue
