@@ -44,3 +44,11 @@ def test_sample_report_validates_and_is_deterministic(report):
     jsonschema.validate(doc, json_schema())
     again = analyze(CLIP, load_config("default"))
     assert report_json(again) == report_json(report)
+
+
+def test_committed_sample_report_is_current(report):
+    """samples/hass-demo.report.json is what the README's demo command writes today."""
+    committed = json.loads((SAMPLES / "hass-demo.report.json").read_text())
+    fresh = json.loads(report_json(report))
+    committed["input"].pop("path"), fresh["input"].pop("path")
+    assert fresh == committed, "re-run: vidforensics analyze samples/hass-demo.mp4 --out DIR, copy DIR/hass-demo.json"

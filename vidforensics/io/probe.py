@@ -150,7 +150,7 @@ def probe(path: str | Path, *, container=None, max_width: int = 7680, max_height
     declared_vfr = _index_vfr(vs)
     keyframes = sum(1 for e in (vs.index_entries or []) if e.is_keyframe) or None
     info = InputInfo(
-        path=str(path.resolve()),
+        path=str(path),
         file_name=path.name,
         size_bytes=size,
         sha256=digest,
@@ -227,7 +227,7 @@ def basic_input(path: str | Path) -> InputInfo | None:
     try:
         if not path.is_file():
             return None
-        return InputInfo(path=str(path.resolve()), file_name=path.name, size_bytes=path.stat().st_size,
+        return InputInfo(path=str(path), file_name=path.name, size_bytes=path.stat().st_size,
                          sha256=sha256_file(path))
     except OSError:
         return None

@@ -56,7 +56,7 @@ class AudioStream(_Model):
 class InputInfo(_Model):
     """Facts about the file and its container, before any analysis."""
 
-    path: str
+    path: str = Field(description="the path as given to the tool (identity is the sha256)")
     file_name: str
     size_bytes: int
     sha256: str
