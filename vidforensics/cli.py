@@ -13,10 +13,12 @@ from typing import List, Optional
 import typer
 
 from vidforensics import __version__
+from vidforensics.claims import ClaimsError, load_claims
 from vidforensics.config import available_pipelines, load_config
 from vidforensics.errors import ConfigError, OutputError, VidforensicsError
 from vidforensics.pipeline import analyze
 from vidforensics.report.schema import ErrorInfo, Report, Tool, json_schema
+from vidforensics.report.evidence import write_evidence
 from vidforensics.report.write import check_out_dir, write_report
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_is_help=True,
@@ -28,9 +30,9 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _run_one(clip: Path, cfg, show_progress: bool) -> Report:
+def _run_one(clip: Path, cfg, claims, show_progress: bool) -> Report:
     if not show_progress:
-        return _safe_analyze(clip, cfg, None)
+        return _safe_analyze(clip, cfg, claims, None)
     with typer.progressbar(length=1, label=clip.name[:40], file=sys.stderr) as bar:
         state = {"done": 0}
 
@@ -40,12 +42,14 @@ def _run_one(clip: Path, cfg, show_progress: bool) -> Report:
             bar.update(done - state["done"])
             state["done"] = done
 
-        return _safe_analyze(clip, cfg, progress)
+        return _safe_analyze(clip, cfg, claims, progress)
 
 
-def _safe_analyze(clip: Path, cfg, progress) -> Report:
+def _safe_analyze(clip: Path, cfg, claims, progress) -> Report:
     try:
-        return analyze(clip, cfg, progress=progress)
+        return analyze(clip, cfg, claims=claims, progress=progress)
+    except ClaimsError:
+        raise  # the claims file is wrong for this clip: a usage error, said once in analyze_cmd
     except Exception as exc:  # a bug must still leave a report and a one-line message, not a traceback
         return Report(tool=Tool(version=__version__), status="error",
                       error=ErrorInfo(message=f"internal error ({type(exc).__name__}: {exc})"[:300]),
@@ -58,18 +62,28 @@ def analyze_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the reports (not an input's folder)."),
     pipeline: str = typer.Option("default", "--pipeline", "-p", help="Pipeline name or TOML file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no per-clip lines."),
+    claims_file: Optional[Path] = typer.Option(None, "--claims", "-c",
+                                               help="JSON claims to test (same_time_of_day, filmed_at)."),
 ) -> None:
     """Analyse CLIPS and write one JSON report per clip into --out."""
     try:
         cfg = load_config(pipeline)
         check_out_dir(out, clips)
-    except (ConfigError, OutputError) as exc:
+        claims = load_claims(claims_file) if claims_file is not None else None
+        if claims is not None and "shadows" not in cfg.stages:
+            raise ConfigError(f"--claims needs the shadow stage, which pipeline '{cfg.name}' does not run: "
+                              "use --pipeline shadows")
+    except (ConfigError, OutputError, ClaimsError) as exc:
         _fail(str(exc), 2)
     show_progress = not quiet and sys.stderr.isatty()
     failed = 0
     for clip in clips:
-        report = _run_one(clip, cfg, show_progress)
         try:
+            report = _run_one(clip, cfg, claims, show_progress)
+        except ClaimsError as exc:
+            _fail(f"{clip.name}: {exc}", 2)
+        try:
+            write_evidence(clip, report, out)
             target = write_report(report, out, clip.stem or "clip")
         except OutputError as exc:
             typer.echo(f"vidforensics: error: {clip.name}: {exc}", err=True)

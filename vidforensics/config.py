@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from vidforensics.cuts.boundaries import CutParams
 from vidforensics.cuts.fingerprint import FingerprintParams
 from vidforensics.errors import ConfigError
+from vidforensics.shadows.compare import CompareParams
+from vidforensics.shadows.estimate import ShadowParams
+from vidforensics.shadows.stage import ShadowSamplingParams
+from vidforensics.solar import SolarParams
 
 
 class _Strict(BaseModel):
@@ -41,9 +45,13 @@ class Config(_Strict):
     decode: DecodeParams
     cuts: CutParams
     fingerprint: FingerprintParams
+    shadows: ShadowParams
+    shadow_sampling: ShadowSamplingParams
+    shadow_compare: CompareParams
+    solar: SolarParams
 
 
-KNOWN_STAGES = ("cuts", "fingerprint")
+KNOWN_STAGES = ("cuts", "fingerprint", "shadows")
 
 
 def pipelines_dir() -> Path:

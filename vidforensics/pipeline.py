@@ -15,25 +15,30 @@ import cv2
 import numpy as np
 
 from vidforensics import __version__
-from vidforensics.config import Config, load_config
+from vidforensics.claims import Claims, validate_segments
+from vidforensics.config import KNOWN_STAGES, Config, load_config
 from vidforensics.cuts.boundaries import CutDetector
 from vidforensics.cuts.fingerprint import FingerprintCollector, group_sources
 from vidforensics.errors import DecodeError, InputError
 from vidforensics.io.decode import iter_frames
 from vidforensics.io.probe import basic_input, open_media, probe
 from vidforensics.report.findings import derive_findings
+from vidforensics.shadows.checks import run_checks
+from vidforensics.shadows.stage import ShadowCollector
 from vidforensics.report.schema import Boundary, ErrorInfo, InputInfo, Report, Segment, Tool
 
 Progress = Callable[[int, int | None], None]
 
 
 def analyze(path: str | Path, config: Config | str | Path | None = None, *,
-            progress: Progress | None = None) -> Report:
+            claims: Claims | None = None, progress: Progress | None = None) -> Report:
     """Analyse one clip and return its forensic report.
 
-    Never raises for a bad input: a clip that cannot be analysed gives a report
+    Never raises for a bad clip: a clip that cannot be analysed gives a report
     with ``status: "error"`` and the reason; one that breaks off part-way gives
-    ``status: "partial"`` with what was found up to there.
+    ``status: "partial"`` with what was found up to there. Claims that name
+    segments the clip does not have raise ``ClaimsError`` (the question, not the
+    clip, is wrong).
 
     Parameters
     ----------
@@ -42,6 +47,10 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
     config : Config or str or path, optional
         A loaded configuration, a pipeline name (``"default"``, ``"cuts"``) or a
         TOML file. Defaults to ``"default"``.
+    claims : Claims, optional
+        What an investigator asks to test (``same_time_of_day``, ``filmed_at``);
+        see :mod:`vidforensics.claims`. Without claims, every pair of segments that
+        shows the same place is tested for the same time of day.
     progress : callable, optional
         Called as ``progress(frames_done, frames_expected_or_None)``.
     """
@@ -69,7 +78,8 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
         detector = CutDetector(cfg.cuts) if "cuts" in cfg.stages else None
         collector = (FingerprintCollector(cfg.fingerprint, info.width, info.height)
                      if "fingerprint" in cfg.stages else None)
-        stages = [s for s in (detector, collector) if s is not None]
+        shadows = ShadowCollector(cfg.shadows, cfg.shadow_sampling) if "shadows" in cfg.stages else None
+        stages = [s for s in (detector, collector, shadows) if s is not None]
 
         times: list[float] = []
         rotation = None
@@ -101,6 +111,11 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
         for seg, fp, group in zip(segments, fps, group_sources(fps, cfg.fingerprint)):
             fp.source_group = group
             seg.fingerprint = fp
+    if shadows is not None:
+        for seg in segments:
+            seg.shadow = shadows.summarize(seg.start_frame, seg.end_frame)
+    if claims is not None:
+        validate_segments(claims, len(segments))  # ClaimsError: the claims do not fit this clip
 
     missing: list[str] = []
     status = "ok"
@@ -112,11 +127,15 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
     if info.frame_count_declared and len(times) < info.frame_count_declared and failure is None:
         missing.append(f"container declares {info.frame_count_declared} frames, {len(times)} decoded")
         status = "partial"
-    for name in ("cuts", "fingerprint"):
+    for name in KNOWN_STAGES:
         if name not in cfg.stages:
             missing.append(f"stage '{name}' not run (pipeline '{cfg.name}')")
     report = Report(tool=tool, status=status, error=error, missing=missing, parameters=params,
                     input=info, segments=segments)
+    if shadows is not None:
+        report.checks = run_checks(path, report, cfg, claims)
+    elif claims is not None and claims.claims:
+        missing.append("claims not tested: the shadow stage did not run")
     report.findings = derive_findings(report)
     return report
 

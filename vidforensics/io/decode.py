@@ -202,3 +202,30 @@ def _decode(container, analysis_width: int, threads: bool, rotation: int | None)
         raise DecodeError(f"decoding stopped after {index} frames: {reason(exc)}",
                           frames_decoded=index) from exc
 
+
+
+def read_frame(path: str | Path, index: int, time_s: float) -> np.ndarray:
+    """The full-resolution RGB picture of one frame, for evidence images after the pass.
+
+    Seeks to the key frame before ``time_s`` and decodes forward to the frame with
+    that presentation time, so memory stays flat however long the clip (the one
+    analysis pass never keeps pictures). Without timestamps it counts ``index``
+    frames from the start.
+    """
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        if math.isfinite(time_s) and stream.time_base:
+            container.seek(max(0, int(time_s / stream.time_base) - 1), stream=stream, backward=True)
+            best = None
+            for avf in container.decode(stream):
+                t = float(avf.time) if avf.time is not None else math.nan
+                if best is None or abs(t - time_s) < best[0]:
+                    best = (abs(t - time_s), avf)
+                if t >= time_s - 1e-6:
+                    break
+            avf = best[1]
+        else:
+            for i, avf in enumerate(container.decode(stream)):
+                if i >= index:
+                    break
+        return _rotate(avf.to_ndarray(format="rgb24"), int(round((avf.rotation or 0) / 90.0)) * 90 % 360)

@@ -40,6 +40,13 @@ def derive_findings(report: Report) -> list[Finding]:
                      "frames were probably removed there."),
             evidence=Evidence(segments=[s.index], frames=[s.start_frame],
                               values={"timestamp_gap_s": s.boundary.measurements.get("timestamp_gap_s")})))
+    for c in report.checks:
+        if c.verdict == "inconclusive":
+            continue
+        out.append(Finding(
+            severity="warning" if c.verdict == "inconsistent" else "info",
+            kind=f"{c.name}_{c.verdict}", summary=c.summary,
+            evidence=Evidence(segments=c.segments, values=c.measurements)))
     if report.status == "partial":
         out.append(Finding(severity="warning", kind="incomplete_input",
                            summary="The file could not be read to the end; the report covers only "

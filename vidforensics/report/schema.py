@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 BoundaryKind = Literal["start", "cut", "dissolve", "fade", "jump_cut"]
 Status = Literal["ok", "partial", "error"]
@@ -136,6 +136,35 @@ class Fingerprint(_Model):
     source_group: int = 0
 
 
+class ShadowCueOut(_Model):
+    base: list[float]
+    tip: list[float]
+    kind: str
+
+
+class Shadow(_Model):
+    """Dominant cast-shadow direction of a segment, in the image plane.
+
+    ``direction_deg`` is the direction from a caster's base toward its shadow's tip,
+    ``atan2(dy, dx)`` in pixel coordinates (x right, y down), in [0, 360), at the
+    image centre of the segment's evidence frame; null when the footage cannot
+    support one (``reason`` says why).
+    """
+
+    direction_deg: Optional[float] = None
+    uncertainty_deg: Optional[float] = Field(None, description="1 sigma")
+    confidence: float = Field(0.0, ge=0.0, le=1.0)
+    cues: int = Field(0, description="caster/shadow pairs and shadow lines used")
+    frames_used: list[int] = Field(default_factory=list)
+    method: str
+    reason: Optional[str] = None
+    vanishing_point: Optional[list[float]] = None
+    evidence_frame: Optional[int] = None
+    evidence_cues: list[ShadowCueOut] = Field(default_factory=list,
+                                              description="the evidence frame's strongest cues, pixels")
+    evidence_png: Optional[str] = Field(None, description="path relative to the report's folder")
+
+
 class Segment(_Model):
     index: int
     start_frame: int = Field(description="0-based, inclusive")
@@ -144,7 +173,7 @@ class Segment(_Model):
     end_s: float
     boundary: Boundary
     fingerprint: Optional[Fingerprint] = None
-    shadow: Optional[dict[str, Any]] = None
+    shadow: Optional[Shadow] = None
 
 
 class Evidence(_Model):
@@ -158,6 +187,16 @@ class Finding(_Model):
     kind: str
     summary: str
     evidence: Evidence
+
+
+class Check(_Model):
+    """A test of a claim about the clip (``same_time_of_day``, ``filmed_at``)."""
+
+    name: str
+    segments: list[int]
+    verdict: Literal["consistent", "inconsistent", "inconclusive"]
+    summary: str
+    measurements: dict[str, Any] = Field(default_factory=dict)
 
 
 class ErrorInfo(_Model):
@@ -175,7 +214,7 @@ class Report(_Model):
     input: Optional[InputInfo] = None
     segments: list[Segment] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
-    checks: list[dict[str, Any]] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
     tracks: list[dict[str, Any]] = Field(default_factory=list)
 
 

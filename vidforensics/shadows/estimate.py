@@ -1,13 +1,33 @@
-"""Image-plane cast-shadow direction from one frame (INTERFACE STUB: being implemented).
+"""Image-plane cast-shadow direction from one frame, and from a few frames of a segment.
 
 Conventions (the report's): ``direction_deg`` is the direction from a caster's
 base toward its shadow's tip, ``atan2(dy, dx)`` in pixel coordinates (x right,
 y down), degrees in [0, 360), evaluated at the image centre.
+
+Method (classical, no model weights; ``docs/shadows.md`` has the long version):
+
+1. Line segments at working resolution (LSD on the grey image, no smoothing, so
+   1-3 px pole shadows survive as pairs of flank segments).
+2. Each segment is tested as a *shadow edge*: one side darker than the other
+   by a cast-shadow ratio, with the same chromaticity up to a shift towards
+   blue (shadows are lit by the sky only).
+3. Near-vertical segments that are not shadow edges are *casters* (poles,
+   building corners, people). A shadow edge with one end on a caster and the
+   other end free is an *oriented cue*: base at the caster, tip away from it.
+4. Parallel ground shadows meet at one vanishing point. RANSAC over pairs of
+   shadow lines (oriented cues count more) finds it, a weighted least-squares
+   fit on the lines' homogeneous coordinates refines it, and a model choice
+   keeps "parallel" (point at infinity) unless the finite point explains the
+   lines clearly better. The direction at the image centre points towards the
+   vanishing point or away from it, as the oriented cues vote.
+5. The 1-sigma uncertainty comes from a bootstrap over the lines plus a floor.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
@@ -16,7 +36,71 @@ class ShadowParams(BaseModel):
     """Every number the shadow estimator uses (values: ``[shadows]`` in pipelines/default.toml)."""
 
     model_config = ConfigDict(extra="forbid")
-    analysis_width: int
+
+    # Working resolution
+    max_width: int                    # frames wider than this are area-downscaled first (speed)
+    # Line segments
+    min_segment_frac: float           # shortest usable segment, as a share of the working width
+    samples_per_segment: int          # points along a segment where its two sides are compared
+    side_offsets_px: list[float]      # perpendicular offsets (px) sampled on each side
+    # Shadow-edge test (dark side vs lit side)
+    shadow_ratio_min: float           # dark/lit luminance above this (below: black object, not a shadow)
+    shadow_ratio_max: float           # ... and below this (a cast shadow removes most direct light)
+    min_lit_level: float              # lit side's luminance (0..255) at least this: no shadows at night
+    chroma_tol: float                 # chromaticity change allowed off the blue-shift axis
+    blue_shift_max: float             # how much bluer the dark side may be (skylight)
+    blue_shift_min: float             # ... and how much redder (negative), for white balance slop
+    min_consistent_frac: float        # share of a segment's sample points that must pass the test
+    stripe_max_width_px: float        # two facing shadow edges closer than this form a thin stripe
+    stripe_max_angle_deg: float       # ... and this parallel
+    stripe_bonus: float               # weight multiplier of stripe flanks (pole shadows)
+    # Casters
+    caster_vertical_tol_deg: float    # a caster edge is within this of the image vertical
+    caster_min_frac: float            # shortest caster edge, share of the working width
+    base_radius_px: float             # a shadow line's end within this of a caster is its base
+    caster_min_sep_deg: float         # a shadow line must leave its base at least this far off the caster's up direction
+    attach_min_dot: float             # shadow side must face the caster's body or top (cosine)
+    # Vanishing point
+    ransac_iters: int
+    inlier_tol_deg: float             # angular residual of a line to the shadow direction field
+    oriented_bonus: float             # extra RANSAC weight of oriented (caster-paired) lines
+    vp_min_gain: float                # finite VP must cut the angular RSS by this share vs parallel
+    vp_min_lines: int                 # and be supported by at least this many lines
+    seed: int                         # RANSAC / bootstrap generator seed (reproducible reports)
+    # Decision and uncertainty
+    min_inliers: int                  # shadow lines consistent with the direction
+    min_oriented: int                 # of which oriented by a caster
+    rival_max_share: float            # a second line family with this share of the winner's oriented weight: ambiguous
+    min_orient_margin: float          # |vote| / total oriented weight needed to fix base->tip
+    bootstrap: int                    # bootstrap resamples for the uncertainty
+    sigma_floor_deg: float            # systematic floor added in quadrature (pixel grid, blur)
+    sigma_few_lines_deg: float        # extra sigma per 1/sqrt(inliers) (small samples understate spread)
+    conf_cue_scale: float             # oriented cues at which confidence saturates (1 - e^-n/scale)
+    conf_sigma_deg: float             # uncertainty at which confidence halves
+    max_confidence_ambiguous: float   # confidence cap when no direction is claimed
+    # Several frames of a segment
+    combine_outlier_sigma: float      # frames farther than this many sigmas from the median are dropped
+    combine_outlier_min_deg: float    # ... but never closer than this many degrees
+    combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
+    combine_min_kept_frac: float      # share of usable frames that must agree
+    # Structure axes (box buildings, roads, windows: the man-made grid)
+    axis_min_share: float             # an orientation holding this share of all segment length is a structure axis
+    axis_min_segments: int            # ... and at least this many segments (a grid, not one mast)
+    axis_tol_deg: float               # shadow lines within this of a structure axis ...
+    axis_weight: float                # ... weigh this much (stripes exempt): building outlines are not shadows
+    # Region cue (shadow mask vs caster mask, directional cross-correlation)
+    region_max_width: int             # working width of the region cue
+    region_lit_window_frac: float     # window (share of width) in which the lit reference is the brightest pixel
+    region_lit_min_ratio: float       # pixels at least this share of the local reference count as lit
+    region_same_surface_tol: float    # max |log| per-channel deviation of "the shadowed surface, lit" (ground, not caster)
+    region_r_min_frac: float          # correlation radii (shares of width): from ...
+    region_r_max_frac: float          # ... to
+    region_n_radii: int
+    region_min_shadow_frac: float     # shadow and caster masks must cover at least this share of the frame
+    region_min_peak: float            # profile peak (normalised, 0..1) for the region cue to count
+    region_max_disagree_deg: float    # line and region directions farther apart than this: no claim
+    region_agree_deg: float           # within this the region cue confirms; between: confidence capped
+    max_confidence_unconfirmed: float  # confidence cap when the region cue does not confirm the lines
 
 
 @dataclass
@@ -40,9 +124,654 @@ class ShadowEstimate:
     reason: str | None = None         # why direction_deg is None
 
 
+# --------------------------------------------------------------------------- segments
+
+
+@dataclass
+class _Lines:
+    """Shadow-edge segments at working resolution, centred coordinates."""
+
+    p: np.ndarray        # (N, 2) first end
+    q: np.ndarray        # (N, 2) second end
+    w: np.ndarray        # (N,) weight: length x contrast
+    base_end: np.ndarray  # (N,) 0: p is the base, 1: q is the base, -1: not oriented
+    kind: list[str]
+    axes: list[float] = field(default_factory=list)  # structure axes (axial degrees, image frame)
+
+
+def _to_working(rgb: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, float]:
+    """Area-downscale wide frames (speed); return the image and working px per frame px."""
+    h, w = rgb.shape[:2]
+    if w <= params.max_width:
+        return rgb, 1.0
+    s = params.max_width / w
+    return cv2.resize(rgb, (params.max_width, max(1, round(h * s))), interpolation=cv2.INTER_AREA), s
+
+
+def _detect_segments(grey: np.ndarray, min_len: float) -> np.ndarray:
+    """LSD segments (N, 4) x1 y1 x2 y2 on the unsmoothed grey image.
+
+    LSD's own scale step would blur thin pole shadows away, hence scale=1.
+    """
+    lsd = cv2.createLineSegmentDetector(cv2.LSD_REFINE_STD, 1.0)
+    found = lsd.detect(grey)[0]
+    if found is None:
+        return np.zeros((0, 4), np.float32)
+    seg = found.reshape(-1, 4)
+    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+    return seg[length >= min_len]
+
+
+_REMAP_COLS = 4096  # layout of the sample maps (an implementation detail, not a tuning knob)
+
+
+def _side_samples(img: np.ndarray, seg: np.ndarray, params: ShadowParams) -> np.ndarray:
+    """Bilinear samples on both sides of each segment.
+
+    Returns (N, 2 sides, n_offsets, n_points, 3) float32; side 0 is +normal.
+    """
+    t = np.linspace(0.15, 0.85, params.samples_per_segment, dtype=np.float32)
+    p, q = seg[:, :2], seg[:, 2:]
+    d = q - p
+    n = np.stack([-d[:, 1], d[:, 0]], 1) / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-6)[:, None]
+    pts = p[:, None, :] + t[None, :, None] * d[:, None, :]                 # (N, P, 2)
+    offs = np.asarray(params.side_offsets_px, np.float32)
+    sides = np.array([1.0, -1.0], np.float32)
+    xy = (pts[:, None, None, :, :]
+          + sides[None, :, None, None, None] * offs[None, None, :, None, None] * n[:, None, None, None, :])
+    shape = xy.shape[:-1]
+    flat = xy.reshape(-1, 2).astype(np.float32)
+    k = len(flat)
+    rows = -(-k // _REMAP_COLS)  # cv2.remap maps must stay below 32767 px a side
+    maps = np.zeros((rows * _REMAP_COLS, 2), np.float32)
+    maps[:k] = flat
+    maps = maps.reshape(rows, _REMAP_COLS, 2)
+    out = cv2.remap(img, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return out.reshape(-1, 3)[:k].reshape(*shape, 3)
+
+
+def _shadow_edge_test(samples: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which segments separate a cast shadow from the same surface in light.
+
+    Returns (is_shadow_edge (N,), contrast (N,) = 1 - dark/lit, dark side (N,): +1 = +normal,
+    lit-side mean colour (N, 3)).
+    """
+    lum = samples.mean(-1)                                    # (N, 2, O, P)
+    side_mean = lum.mean(-1)                                  # (N, 2, O)
+    dark_side = (side_mean.min(-1)[:, 0] > side_mean.min(-1)[:, 1]).astype(int)  # lower min wins
+    idx = np.arange(len(samples))
+    # Dark value: the darkest offset (inside a 1-3 px pole shadow, the nearest one);
+    # lit value: the other side's brightest offset (beyond any anti-aliasing).
+    dark_off = side_mean[idx, dark_side].argmin(-1)
+    lit_off = side_mean[idx, 1 - dark_side].argmax(-1)
+    dark_rgb = samples[idx, dark_side, dark_off]              # (N, P, 3)
+    lit_rgb = samples[idx, 1 - dark_side, lit_off]
+    dl, ll = dark_rgb.mean(-1), lit_rgb.mean(-1)
+    ratio = dl / np.maximum(ll, 1.0)
+    cd = dark_rgb / np.maximum(dark_rgb.sum(-1, keepdims=True), 1.0)
+    cl = lit_rgb / np.maximum(lit_rgb.sum(-1, keepdims=True), 1.0)
+    diff = cd - cl
+    u = np.array([-1.0, 0.0, 1.0], np.float32) / math.sqrt(2.0)   # redder -> bluer
+    along = diff @ u
+    off_axis = np.linalg.norm(diff - along[..., None] * u, axis=-1)
+    ok = ((ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max)
+          & (ll >= params.min_lit_level) & (off_axis <= params.chroma_tol)
+          & (along <= params.blue_shift_max) & (along >= params.blue_shift_min))
+    is_edge = ok.mean(-1) >= params.min_consistent_frac
+    contrast = 1.0 - np.median(ratio, axis=-1)
+    return (is_edge, np.clip(contrast, 0.0, 1.0), np.where(dark_side == 0, 1.0, -1.0),
+            lit_rgb.mean(1))
+
+
+@dataclass
+class _Casters:
+    seg: np.ndarray      # (M, 4) near-vertical non-shadow segments
+    side_rgb: np.ndarray  # (M, 2, 3) mean colour on the +normal / -normal side
+
+
+def _casters(seg: np.ndarray, samples: np.ndarray, is_shadow: np.ndarray, stripe: np.ndarray,
+             params: ShadowParams, width: int) -> _Casters:
+    """Near-vertical segments that are not shadow edges: poles, corners, people.
+
+    Thin dark vertical stripes (a grey mast, a person's legs) look like shadow
+    edges to the colour test, but a one-sided vertical shadow edge is the far
+    end of a shadow, not its caster: stripes are kept, one-sided edges are not.
+    """
+    d = seg[:, 2:] - seg[:, :2]
+    length = np.hypot(d[:, 0], d[:, 1])
+    off_vertical = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
+    keep = (~is_shadow | stripe) & (off_vertical <= params.caster_vertical_tol_deg) \
+        & (length >= params.caster_min_frac * width)
+    return _Casters(seg[keep], samples[keep].mean(axis=(2, 3)))
+
+
+def _point_segment_distance(pt: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Distance from one point to each of many segments."""
+    a, b = seg[:, :2], seg[:, 2:]
+    ab = b - a
+    t = np.clip(((pt - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-9), 0.0, 1.0)
+    return np.hypot(*(a + t[:, None] * ab - pt).T)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.hypot(v[0], v[1])), 1e-9)
+
+
+def _attached(end: np.ndarray, other: np.ndarray, dark_n: np.ndarray, lit_rgb: np.ndarray,
+              cas: _Casters, params: ShadowParams, width: int) -> bool:
+    """Does this shadow line start at the base of a caster standing at ``end``?
+
+    A caster edge must touch ``end`` and rise above it. The shadow region (the
+    line's dark side) must lie towards the caster's body or towards its top:
+    the bottom outline of a wall next to its own shadow has the shadow on the
+    side away from both, which is how footprint edges are told from cast ones.
+    """
+    if len(cas.seg) == 0:
+        return False
+    near = _point_segment_distance(end, cas.seg) <= params.base_radius_px
+    top = np.minimum(cas.seg[:, 1], cas.seg[:, 3])
+    rises = top <= end[1] - params.caster_min_frac * width * 0.5
+    for k in np.flatnonzero(near & rises):
+        a, b = cas.seg[k, :2], cas.seg[k, 2:]
+        up = _unit(a - b if a[1] < b[1] else b - a)
+        nrm = _unit(np.array([-(b - a)[1], (b - a)[0]]))
+        # Body side: the caster side whose colour differs more from the lit ground.
+        diff = np.linalg.norm(cas.side_rgb[k] - lit_rgb[None, :], axis=1)
+        body = nrm if diff[0] >= diff[1] else -nrm
+        if abs(float(_unit(other - end) @ up)) > math.cos(math.radians(params.caster_min_sep_deg)):
+            continue  # the line runs along the caster itself: its own outline, not its shadow
+        if max(float(dark_n @ body), float(dark_n @ up)) >= params.attach_min_dot:
+            return True
+    return False
+
+
+def _orient(seg: np.ndarray, dark: np.ndarray, lit_rgb: np.ndarray, cas: _Casters,
+            params: ShadowParams, width: int) -> np.ndarray:
+    """Base end of each shadow segment (0 or 1), or -1 when neither or both ends sit on a caster."""
+    out = np.full(len(seg), -1, int)
+    for i, s in enumerate(seg):
+        d = s[2:] - s[:2]
+        dark_n = _unit(np.array([-d[1], d[0]])) * dark[i]
+        a = _attached(s[:2], s[2:], dark_n, lit_rgb[i], cas, params, width)
+        b = _attached(s[2:], s[:2], dark_n, lit_rgb[i], cas, params, width)
+        if a != b:
+            out[i] = 0 if a else 1
+    return out
+
+
+def _stripes(seg: np.ndarray, dark: np.ndarray, params: ShadowParams) -> np.ndarray:
+    """Flank segments of thin dark stripes (pole, mast, leg shadows).
+
+    A stripe is two near-parallel shadow edges a few px apart whose dark sides
+    face each other, overlapping along their length. Building footprint edges
+    seldom look like this, so stripes are the least ambiguous shadow lines.
+    """
+    p, q = seg[:, :2], seg[:, 2:]
+    d = q - p
+    u = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
+    n = np.stack([-u[:, 1], u[:, 0]], 1) * dark[:, None]        # towards the dark side
+    mid = (p + q) / 2.0
+    rel = mid[None, :, :] - mid[:, None, :]                      # i -> j
+    across = (rel * n[:, None, :]).sum(-1)                      # j lies on i's dark side
+    along = np.abs((rel * u[:, None, :]).sum(-1))
+    half = np.hypot(d[:, 0], d[:, 1]) / 2.0
+    parallel = np.abs((u[:, None, :] * u[None, :, :]).sum(-1)) >= math.cos(math.radians(params.stripe_max_angle_deg))
+    facing = (n[:, None, :] * n[None, :, :]).sum(-1) < 0
+    close = (across > 0) & (across <= params.stripe_max_width_px)
+    overlap = along < half[:, None] + half[None, :]
+    m = parallel & facing & close & overlap
+    np.fill_diagonal(m, False)
+    return m.any(1) | m.any(0)
+
+
+def _axial_deg(seg: np.ndarray) -> np.ndarray:
+    return np.degrees(np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0])) % 180.0
+
+
+def _structure_axes(seg: np.ndarray, params: ShadowParams) -> list[float]:
+    """Up to two orientations (axial degrees) holding ``axis_min_share`` of all segment length.
+
+    Box buildings, roads and windows put most of a town's edges on two axes. Their outlines
+    next to shadows pass the shadow-edge test and end on casters by coincidence, so shadow
+    lines along these axes are not trusted (except thin stripes: pole shadows).
+    """
+    if len(seg) == 0:
+        return []
+    ang = _axial_deg(seg)
+    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+    hist = np.bincount(np.round(ang).astype(int) % 180, weights=length, minlength=180)
+    k = int(round(params.axis_tol_deg))
+    win = np.array([np.roll(hist, i) for i in range(-k, k + 1)]).sum(0)
+    total = max(float(length.sum()), 1e-9)
+    axes = []
+    for _ in range(2):
+        i = int(win.argmax())
+        n_on = int((np.abs((ang - i + 90.0) % 180.0 - 90.0) <= params.axis_tol_deg).sum())
+        if win[i] < params.axis_min_share * total or n_on < params.axis_min_segments:
+            break
+        axes.append(float(i))
+        for j in range(-2 * k, 2 * k + 1):
+            win[(i + j) % 180] = 0.0
+    return axes
+
+
+def _near_axes(seg: np.ndarray, axes: list[float], tol: float) -> np.ndarray:
+    ang = _axial_deg(seg)
+    out = np.zeros(len(seg), bool)
+    for a in axes:
+        out |= np.abs((ang - a + 90.0) % 180.0 - 90.0) <= tol
+    return out
+
+
+def _shadow_lines(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, int, float, tuple[float, float]]:
+    """Find shadow-edge lines; returns (lines, n_segments, scale, centre) at working resolution."""
+    work, scale = _to_working(rgb, params)
+    h, w = work.shape[:2]
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    seg = _detect_segments(grey, params.min_segment_frac * w)
+    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    if len(seg) == 0:
+        return None, 0, scale, centre
+    samples = _side_samples(work.astype(np.float32), seg, params)
+    is_shadow, contrast, dark, lit = _shadow_edge_test(samples, params)
+    stripe_all = np.zeros(len(seg), bool)
+    stripe_all[is_shadow] = _stripes(seg[is_shadow], dark[is_shadow], params)
+    casters = _casters(seg, samples, is_shadow, stripe_all, params, w)
+    sh = seg[is_shadow]
+    if len(sh) == 0:
+        return None, len(seg), scale, centre
+    base_end = _orient(sh, dark[is_shadow], lit[is_shadow], casters, params, w)
+    stripe = stripe_all[is_shadow]
+    length = np.hypot(sh[:, 2] - sh[:, 0], sh[:, 3] - sh[:, 1])
+    c = np.array(centre, np.float32)
+    weight = length * contrast[is_shadow] * np.where(stripe, params.stripe_bonus, 1.0)
+    axes = _structure_axes(seg[~is_shadow], params)   # from non-shadow edges: roofs, roads, walls
+    on_axis = _near_axes(sh, axes, params.axis_tol_deg)
+    weight = weight * np.where(on_axis & ~stripe, params.axis_weight, 1.0)
+    lines = _Lines(sh[:, :2] - c, sh[:, 2:] - c, weight, base_end,
+                   ["pole" if st else "edge" for st in stripe], axes)
+    return lines, len(seg), scale, centre
+
+
+# --------------------------------------------------------------------------- vanishing point
+
+
+def _homogeneous(lines: _Lines, norm: float) -> np.ndarray:
+    """Lines as unit-normal homogeneous vectors in coordinates scaled by ``norm``."""
+    one = np.ones((len(lines.p), 1))
+    l = np.cross(np.hstack([lines.p / norm, one]), np.hstack([lines.q / norm, one]))
+    return l / np.maximum(np.hypot(l[:, 0], l[:, 1]), 1e-12)[:, None]
+
+
+def _field_dir(v: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Direction from each point towards the (homogeneous, w >= 0) point ``v``.
+
+    Continuous through infinity: for w = 0 it is the same direction everywhere.
+    """
+    return np.stack([v[0] - v[2] * pts[:, 0], v[1] - v[2] * pts[:, 1]], 1)
+
+
+def _residual_deg(v: np.ndarray, mid: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Axial angle between each line direction and the field direction at its midpoint."""
+    d = _field_dir(v, mid)
+    dn = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]
+    c = np.clip(np.abs((dn * u).sum(1)), 0.0, 1.0)
+    return np.degrees(np.arccos(c))
+
+
+def _canon(v: np.ndarray) -> np.ndarray:
+    """Unit homogeneous point with w >= 0 (so "towards v" is consistent everywhere)."""
+    v = v / max(np.linalg.norm(v), 1e-12)
+    return -v if v[2] < 0 else v
+
+
+def _fit_vp(l: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares point on many lines: smallest singular vector of W^1/2 L."""
+    _, _, vt = np.linalg.svd(l * np.sqrt(w)[:, None], full_matrices=False)
+    return _canon(vt[-1])
+
+
+def _fit_parallel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted axial mean direction as a point at infinity (doubled-angle average)."""
+    a = np.arctan2(u[:, 1], u[:, 0])
+    m = 0.5 * math.atan2((w * np.sin(2 * a)).sum(), (w * np.cos(2 * a)).sum())
+    return np.array([math.cos(m), math.sin(m), 0.0])
+
+
+@dataclass
+class _Geom:
+    mid: np.ndarray      # (N, 2) midpoints, scaled coordinates
+    u: np.ndarray        # (N, 2) unit directions
+    l: np.ndarray        # (N, 3) homogeneous lines
+    w: np.ndarray        # (N,) RANSAC weights
+
+
+def _geometry(lines: _Lines, norm: float, params: ShadowParams) -> _Geom:
+    d = lines.q - lines.p
+    u = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]
+    w = lines.w * (1.0 + params.oriented_bonus * (lines.base_end >= 0))
+    return _Geom((lines.p + lines.q) / 2.0 / norm, u, _homogeneous(lines, norm), w)
+
+
+def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndarray:
+    """Inlier mask of the best vanishing-point hypothesis (pairs, and parallel from each pair)."""
+    n = len(g.w)
+    best, best_score = np.ones(n, bool), -1.0
+    if n < 2:
+        return best
+    prob = g.w / g.w.sum()
+    for _ in range(params.ransac_iters):
+        i, j = rng.choice(n, 2, replace=False, p=prob)
+        for v in (_canon(np.cross(g.l[i], g.l[j])), _fit_parallel(g.u[[i, j]], g.w[[i, j]])):
+            inl = _residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg
+            score = g.w[inl].sum()
+            if score > best_score:
+                best, best_score = inl, score
+    return best
+
+
+def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Refit on inliers, re-select, and choose finite VP vs parallel. Returns (v, inliers, finite)."""
+    v = _fit_vp(g.l[inl], g.w[inl])
+    for _ in range(2):
+        new = _residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg
+        if new.sum() < 2:
+            break
+        inl = new
+        v = _fit_vp(g.l[inl], g.w[inl])
+    par = _fit_parallel(g.u[inl], g.w[inl])
+    rss_vp = (g.w[inl] * _residual_deg(v, g.mid[inl], g.u[inl]) ** 2).sum()
+    rss_par = (g.w[inl] * _residual_deg(par, g.mid[inl], g.u[inl]) ** 2).sum()
+    finite = inl.sum() >= params.vp_min_lines and rss_vp < (1.0 - params.vp_min_gain) * rss_par
+    return (v if finite else par), inl, finite
+
+
+def _oriented_weight(lines: _Lines, mask: np.ndarray) -> float:
+    return float(lines.w[mask & (lines.base_end >= 0)].sum())
+
+
+def _rival_share(g: _Geom, lines: _Lines, inl: np.ndarray, params: ShadowParams,
+                 rng: np.random.Generator) -> float:
+    """Oriented weight of the best *other* line family, as a share of the winner's.
+
+    Footprint edges of buildings (often all along two axes) can be attached to
+    casters by coincidence; when a second family is nearly as well supported
+    as the first, the frame does not say which one the sun drew.
+    """
+    rest = ~inl
+    if rest.sum() < 2:
+        return 0.0
+    sub = _Geom(g.mid[rest], g.u[rest], g.l[rest], g.w[rest])
+    inl2 = np.zeros_like(inl)
+    inl2[rest] = _ransac(sub, params, rng)
+    win = _oriented_weight(lines, inl)
+    if win <= 0.0:
+        return 0.0  # nothing oriented: "too few consistent cues" decides
+    return _oriented_weight(lines, inl2) / win
+
+
+def _orientation_vote(v: np.ndarray, lines: _Lines, inl: np.ndarray, norm: float) -> tuple[float, float, int]:
+    """Vote "shadows point towards v" (+) or "away from v" (-) with the oriented inliers.
+
+    Returns (sign, margin in 0..1, number of oriented inliers).
+    """
+    sel = inl & (lines.base_end >= 0)
+    if not sel.any():
+        return 0.0, 0.0, 0
+    base = np.where((lines.base_end[sel] == 0)[:, None], lines.p[sel], lines.q[sel])
+    tip = np.where((lines.base_end[sel] == 0)[:, None], lines.q[sel], lines.p[sel])
+    d = _field_dir(v, (base + tip) / 2.0 / norm)
+    s = np.sign(((tip - base) * d).sum(1))
+    w = lines.w[sel]
+    vote = (w * s).sum()
+    return float(np.sign(vote)), float(abs(vote) / w.sum()), int(sel.sum())
+
+
+def _centre_direction(v: np.ndarray, sign: float) -> float:
+    """Degrees in [0, 360) at the image centre (origin of the centred coordinates)."""
+    return math.degrees(math.atan2(sign * v[1], sign * v[0])) % 360.0
+
+
+def _bootstrap_sigma(g: _Geom, inl: np.ndarray, finite: bool, sign: float,
+                     centre_deg: float, params: ShadowParams, rng: np.random.Generator) -> float:
+    """Circular std of the centre direction over resampled inlier lines."""
+    idx = np.flatnonzero(inl)
+    devs = []
+    for _ in range(params.bootstrap):
+        b = rng.choice(idx, len(idx), replace=True)
+        v = _fit_vp(g.l[b], g.w[b]) if finite else _fit_parallel(g.u[b], g.w[b])
+        # Axial comparison: the sign was fixed by the vote; the bootstrap measures the axis.
+        dev = (_centre_direction(v, 1.0) - centre_deg + 90.0) % 180.0 - 90.0
+        devs.append(dev)
+    return float(np.sqrt(np.mean(np.square(devs)))) if devs else 90.0
+
+
+# --------------------------------------------------------------------------- region cue
+
+_BLUE = np.array([-1.0, 0.0, 1.0], np.float32) / math.sqrt(2.0)   # redder -> bluer
+
+
+def _region_masks(rgb: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
+    """Shadow mask S and caster mask K at the region working width.
+
+    S: darker than the brightest pixel nearby by a cast-shadow ratio, with the chromaticity of
+    the lit pixels nearby up to the skylight blue shift. K: pixels next to S that are neither
+    shadow nor "the shadowed surface in light" (S's local colour divided by the frame's
+    per-channel shadow/lit ratio): the casters' bodies, where a shadow is attached.
+    """
+    h, w = rgb.shape[:2]
+    s = min(1.0, params.region_max_width / w)
+    img = rgb if s >= 1.0 else cv2.resize(rgb, (round(w * s), max(1, round(h * s))),
+                                          interpolation=cv2.INTER_AREA)
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.7)
+    H, W = img.shape[:2]
+    lum = img.mean(-1)
+    chrom = img / np.maximum(img.sum(-1, keepdims=True), 1.0)
+    k = max(3, int(round(params.region_lit_window_frac * W)) | 1)
+    ref = cv2.dilate(lum, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    ratio = lum / np.maximum(ref, 1.0)
+    bright = (ratio >= params.region_lit_min_ratio).astype(np.float32)
+    sig = k / 3.0
+    bw = cv2.GaussianBlur(bright, (0, 0), sig)
+    cref = cv2.GaussianBlur(chrom * bright[..., None], (0, 0), sig) / np.maximum(bw[..., None], 1e-6)
+    diff = chrom - cref
+    along = diff @ _BLUE
+    off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
+    S = ((ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max)
+         & (ref >= params.min_lit_level) & (off <= params.chroma_tol)
+         & (along <= params.blue_shift_max) & (along >= params.blue_shift_min) & (bw > 0.05))
+    S = cv2.morphologyEx(S.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    if S.sum() < max(20, params.region_min_shadow_frac * S.size):
+        return S, np.zeros_like(S)
+    lit_rgb = cv2.GaussianBlur(img * bright[..., None], (0, 0), sig) / np.maximum(bw[..., None], 1e-6)
+    r = np.median(img[S] / np.maximum(lit_rgb[S], 1.0), axis=0)          # per-channel shadow/lit
+    sw = cv2.GaussianBlur(S.astype(np.float32), (0, 0), sig)
+    srgb = cv2.GaussianBlur(img * S[..., None], (0, 0), sig) / np.maximum(sw[..., None], 1e-6)
+    same = np.abs(np.log(np.maximum(img, 1.0) * r / np.maximum(srgb, 1.0))).max(-1) \
+        <= params.region_same_surface_tol
+    near = cv2.dilate(S.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))).astype(bool)
+    return S, near & ~S & ~same
+
+
+def _region_direction(rgb: np.ndarray, params: ShadowParams) -> tuple[float | None, float]:
+    """Direction (deg) in which the caster mask, shifted, best lands on the shadow mask.
+
+    C(v) = sum_x K(x) S(x + v) by FFT; C is sampled on rings of radius r_min..r_max, each ring
+    made zero-mean and scaled to its largest |value|, and the rings averaged. The peak is
+    object -> shadow. Returns (direction or None, normalised peak height 0..1).
+    """
+    S, K = _region_masks(rgb, params)
+    min_px = max(20, params.region_min_shadow_frac * S.size)
+    if S.sum() < min_px or K.sum() < min_px:
+        return None, 0.0
+    H, W = S.shape
+    shape = (2 * H, 2 * W)
+    C = np.fft.irfft2(np.conj(np.fft.rfft2(K.astype(np.float32), s=shape))
+                      * np.fft.rfft2(S.astype(np.float32), s=shape), s=shape)
+    C = np.fft.fftshift(C).astype(np.float32)
+    th = np.radians(np.arange(360.0))
+    radii = np.linspace(params.region_r_min_frac, params.region_r_max_frac, params.region_n_radii) * W
+    xs = (W + radii[:, None] * np.cos(th)[None]).astype(np.float32)
+    ys = (H + radii[:, None] * np.sin(th)[None]).astype(np.float32)
+    R = cv2.remap(C, xs, ys, cv2.INTER_LINEAR)
+    R = R - R.mean(1, keepdims=True)
+    R = R / np.maximum(np.abs(R).max(1, keepdims=True), 1e-9)
+    prof = R.mean(0)
+    i = int(prof.argmax())
+    return float(i), float(prof[i])
+
+
+# --------------------------------------------------------------------------- public
+
+
+def _none(reason: str, confidence: float, method: str, cues=None) -> ShadowEstimate:
+    return ShadowEstimate(None, None, float(confidence), method, cues or [], None, reason)
+
+
+def _cues(lines: _Lines, inl: np.ndarray, centre, scale: float) -> list[ShadowCue]:
+    """Oriented inlier lines as cues in full-frame pixel coordinates."""
+    out = []
+    c = np.array(centre)
+    for i in np.flatnonzero(inl & (lines.base_end >= 0)):
+        base, tip = (lines.p[i], lines.q[i]) if lines.base_end[i] == 0 else (lines.q[i], lines.p[i])
+        b, t = (base + c) / scale, (tip + c) / scale
+        out.append(ShadowCue((float(b[0]), float(b[1])), (float(t[0]), float(t[1])),
+                             lines.kind[i], float(lines.w[i])))
+    return out
+
+
 def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
-    return ShadowEstimate(None, None, 0.0, "stub", reason="not implemented")
+    """Image-plane cast-shadow direction at the centre of one RGB frame.
+
+    Parameters
+    ----------
+    rgb : np.ndarray
+        (H, W, 3) uint8 frame.
+    params : ShadowParams
+
+    Returns
+    -------
+    ShadowEstimate
+        ``direction_deg`` None with a ``reason`` when no usable shadows are found.
+    """
+    est, axes = _line_estimate(rgb, params)
+    if est.direction_deg is None:
+        return est
+    # A direction along the town's own grid is what building outlines produce: it needs the
+    # region cue's confirmation. Off-grid directions only lose confidence when unconfirmed.
+    on_grid = any(abs((est.direction_deg - a + 90.0) % 180.0 - 90.0) <= params.axis_tol_deg for a in axes)
+    reg_deg, peak = _region_direction(rgb, params)
+    if reg_deg is None or peak < params.region_min_peak:
+        if on_grid:
+            return _none("shadow lines run along the structure grid and no region cue confirms them",
+                         params.max_confidence_ambiguous, est.method)
+        est.confidence = min(est.confidence, params.max_confidence_unconfirmed)
+        est.method += "; region cue: none"
+        return est
+    gap = abs((est.direction_deg - reg_deg + 180.0) % 360.0 - 180.0)
+    if on_grid and gap > params.region_agree_deg:
+        # The region cue is coarse (box silhouettes bias it by tens of degrees), but an
+        # object -> shadow direction opposite to the lines' means the lines were oriented by
+        # outlines, not by casters: the typical confidently-wrong failure.
+
+        return _none(f"line cue ({est.direction_deg:.0f} deg) and region cue ({reg_deg:.0f} deg) disagree",
+                     params.max_confidence_ambiguous, est.method)
+    if gap > params.region_max_disagree_deg:
+        # Off the grid, the region cue (weak on thin pole shadows) only takes confidence away.
+        est.confidence = min(est.confidence, params.max_confidence_ambiguous)
+        est.method += f"; region cue {reg_deg:.0f} deg contradicts"
+        return est
+    if gap > params.region_agree_deg:
+        est.confidence = min(est.confidence, params.max_confidence_unconfirmed)
+        est.method += f"; region cue {reg_deg:.0f} deg does not confirm"
+        return est
+    est.method += f"; region cue {reg_deg:.0f} deg agrees"
+    return est
+
+
+def _line_estimate(rgb: np.ndarray, params: ShadowParams) -> tuple[ShadowEstimate, list[float]]:
+    """The line-based estimate alone, and the frame's structure axes."""
+    found: dict = {}
+    return _line_estimate_impl(rgb, params, found), found.get("axes", [])
+
+
+def _line_estimate_impl(rgb: np.ndarray, params: ShadowParams, found: dict) -> ShadowEstimate:
+    method = "shadow-edge lines + caster pairing + vanishing point"
+    lines, n_seg, scale, centre = _shadow_lines(rgb, params)
+    found["axes"] = lines.axes if lines is not None else []
+    if lines is None or len(lines.w) < 2:
+        return _none("no cast-shadow edges found", 0.0, method)
+    norm = max(centre) + 1.0
+    g = _geometry(lines, norm, params)
+    rng = np.random.default_rng(params.seed)
+    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
+    sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
+    n_in = int(inl.sum())
+    rival = _rival_share(g, lines, inl, params, rng)
+    if rival >= params.rival_max_share:
+        return _none(f"competing shadow-line families (runner-up has {rival:.0%} of the winner's oriented weight)",
+                     params.max_confidence_ambiguous, method)
+    if n_in < params.min_inliers or n_or < params.min_oriented:
+        return _none("too few consistent cues", min(0.1, params.max_confidence_ambiguous), method)
+    if margin < params.min_orient_margin:
+        return _none("shadow axis found but casters disagree on which way it points",
+                     params.max_confidence_ambiguous, method)
+    deg = _centre_direction(v, sign)
+    boot = _bootstrap_sigma(g, inl, finite, sign, deg, params, rng)
+    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2
+                      + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
+    conf = ((1.0 - math.exp(-n_or / params.conf_cue_scale)) * margin
+            / (1.0 + (sigma / params.conf_sigma_deg) ** 2))
+    vp = None
+    if finite and abs(v[2]) > 1e-9:
+        vp = (float((v[0] / v[2] * norm + centre[0]) / scale), float((v[1] / v[2] * norm + centre[1]) / scale))
+    return ShadowEstimate(deg, sigma, float(np.clip(conf, 0.0, 1.0)),
+                          method + (" (finite VP)" if finite else " (parallel)"),
+                          _cues(lines, inl, centre, scale), vp, None)
+
+
+def _circ_median(deg: np.ndarray) -> float:
+    """Circular median: the sample minimising the summed angular distance to the others."""
+    d = np.abs((deg[:, None] - deg[None, :] + 180.0) % 360.0 - 180.0)
+    return float(deg[d.sum(1).argmin()])
+
+
+def _ang(a: np.ndarray, b: float) -> np.ndarray:
+    return (a - b + 180.0) % 360.0 - 180.0
 
 
 def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> ShadowEstimate:
-    return ShadowEstimate(None, None, 0.0, "stub", reason="not implemented")
+    """A segment's direction from several frames' estimates.
+
+    Frames of one shot share the scene, so their errors are largely common:
+    the per-frame uncertainty is not divided by the number of frames; the
+    spread between frames is added (as the standard error of the median).
+    Frames far from the circular median (moving shadows, a passing object,
+    a mis-detection) are dropped; if too few agree, no direction is given.
+    """
+    method = "circular median over frames"
+    ok = [e for e in estimates if e.direction_deg is not None]
+    if not ok:
+        reasons = sorted({e.reason for e in estimates if e.reason})
+        return _none("no frame had usable shadows" + (f" ({'; '.join(reasons)})" if reasons else ""),
+                     0.0, method)
+    deg = np.array([e.direction_deg for e in ok])
+    sig = np.array([e.uncertainty_deg for e in ok])
+    med = _circ_median(deg)
+    tol = np.maximum(params.combine_outlier_sigma * np.hypot(sig, np.median(sig)),
+                     params.combine_outlier_min_deg)
+    keep = np.abs(_ang(deg, med)) <= tol
+    if keep.sum() < params.combine_min_kept_frac * len(ok):
+        return _none(f"per-frame directions disagree ({keep.sum()} of {len(ok)} frames agree)",
+                     params.max_confidence_ambiguous, method)
+    dev = _ang(deg[keep], med)
+    centre = (med + float(np.average(dev, weights=1.0 / sig[keep] ** 2))) % 360.0
+    spread = float(np.sqrt(np.mean(_ang(deg[keep], centre) ** 2)))
+    if spread > params.combine_max_spread_deg:
+        return _none(f"per-frame directions spread {spread:.0f} deg", params.max_confidence_ambiguous, method)
+    sigma = math.sqrt(float(np.median(sig[keep])) ** 2 + spread ** 2 / keep.sum())
+    # Agreement share scales the typical frame's confidence: dropped frames are doubt.
+    conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / len(ok)
+    cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
+    return ShadowEstimate(centre, sigma, float(np.clip(conf, 0.0, 1.0)),
+                          f"{method} ({int(keep.sum())} of {len(estimates)} frames)", cues, None, None)

@@ -1,0 +1,116 @@
+"""``checks[]``: what the measured shadows say about the claims made for a clip.
+
+Runs after the pass, from the report's segments plus one seek per compared
+segment (to register the views). Without claims, every pair of segments with a
+confident shadow direction is tested for the same time of day; with claims,
+exactly what they ask.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from itertools import combinations
+from pathlib import Path
+
+from vidforensics.claims import Claims, resolve_segments
+from vidforensics.io.decode import read_frame
+from vidforensics.report.schema import Check, Report
+from vidforensics.shadows.compare import View, prepare_view, same_time_check
+from vidforensics.solar import (camera_from_claim, check_filmed_at, delta_time_for_delta_azimuth,
+                               image_direction_to_ground_azimuth)
+
+
+def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[Check]:
+    segs = report.segments
+    cp = cfg.shadow_compare
+    items = claims.claims if claims is not None else []
+    same = [c for c in items if c.kind == "same_time_of_day"]
+    filmed = [c for c in items if c.kind == "filmed_at"]
+
+    pairs: list[tuple[int, int]] = []
+    if claims is None:
+        usable = [s for s in segs if s.shadow is not None and s.shadow.direction_deg is not None
+                  and s.shadow.confidence >= cp.min_confidence]
+        usable = sorted(usable, key=lambda s: -s.shadow.confidence)[: cp.max_segments]
+        pairs = list(combinations(sorted(s.index for s in usable), 2))
+    for c in same:
+        idx = list(range(len(segs))) if c.segments == "all" else list(c.segments)
+        pairs += [p for p in combinations(sorted(set(idx)), 2) if p not in pairs]
+
+    # each segment's sampled frames, read back by seeking (the pass keeps no pictures);
+    # a zooming or panning shot may register with another segment in one frame only
+    views: dict[int, list[View]] = {}
+    fps = report.input.fps or 0.0
+    for k in sorted({i for p in pairs for i in p}):
+        seg, sh = segs[k], segs[k].shadow
+        if sh is None:
+            continue
+        frames = sorted(set(sh.frames_used) | ({sh.evidence_frame} if sh.evidence_frame is not None else set()))
+        views[k] = [prepare_view(k, f, read_frame(path, f, seg.start_s + (f - seg.start_frame) / fps
+                                                 if fps else float("nan")), cp)
+                    for f in frames[: cp.max_views_per_segment]]
+
+    checks = [same_time_check(i, j, segs[i].shadow, segs[j].shadow, views, cp) for i, j in pairs]
+    for check in checks:
+        _add_time_difference(check, same, filmed, report, cfg)
+
+    upload = _upload_time(report)
+    for c in filmed:
+        for k in resolve_segments(c, len(segs)):
+            sh = segs[k].shadow
+            shadow = {"direction_deg": sh.direction_deg if sh else None,
+                      "uncertainty_deg": sh.uncertainty_deg if sh else None,
+                      "confidence": sh.confidence if sh else 0.0,
+                      "reason": (sh.reason if sh else "the shadow stage did not run")}
+            out = check_filmed_at(c, shadow, report.input.width, report.input.height,
+                                  upload_time_utc=upload, params=cfg.solar, segment=k)
+            out = dict(out)
+            checks.append(Check(name="filmed_at", segments=[k], verdict=out.pop("verdict"),
+                                summary=str(out.pop("evidence", "")), measurements=_jsonable(out)))
+    return checks
+
+
+def _add_time_difference(check, same, filmed, report: Report, cfg) -> None:
+    """Turn a same-time check's angle difference into minutes, where place, date and camera are known.
+
+    An image angle is not a ground angle: both directions go through the camera
+    of a ``filmed_at`` claim for the second segment (its heading and tilt), and the
+    ground difference through the local rate of the sun's azimuth.
+    """
+    if "delta_deg" not in check.measurements:
+        return
+    j = check.segments[1]
+    cam_claim = next((c for c in filmed if j in resolve_segments(c, len(report.segments))), None)
+    place = next((c for c in same if c.latitude is not None and c.time_utc is not None), None) or cam_claim
+    if cam_claim is None or place is None:
+        return
+    when = place.time_utc or (place.window_utc[0] if getattr(place, "window_utc", None) else None)
+    if when is None:
+        return
+    camera = camera_from_claim(cam_claim, report.input.width, report.input.height, cfg.solar)
+    m = check.measurements
+    a = image_direction_to_ground_azimuth(m["carried_direction_deg"], camera)
+    b = image_direction_to_ground_azimuth(m["direction_deg"][str(j)], camera)
+    ground = (b - a + 180.0) % 360.0 - 180.0
+    minutes = delta_time_for_delta_azimuth(place.latitude, place.longitude, when, ground)
+    m["ground_delta_deg"] = round(ground, 3)
+    m["implied_time_difference_min"] = round(minutes, 1) if minutes == minutes and abs(minutes) != float("inf") else None
+
+
+def _upload_time(report: Report) -> datetime | None:
+    """The platform's upload time, an upper bound on when the clip was filmed."""
+    src = report.input.source if report.input else None
+    if src is not None and src.timestamp:
+        return datetime.fromtimestamp(src.timestamp, tz=timezone.utc)
+    return None
+
+
+def _jsonable(d):
+    if isinstance(d, dict):
+        return {str(k): _jsonable(v) for k, v in d.items() if k not in ("name", "segments")}
+    if isinstance(d, (list, tuple)):
+        return [_jsonable(v) for v in d]
+    if isinstance(d, datetime):
+        return d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if hasattr(d, "model_dump"):
+        return _jsonable(d.model_dump(mode="json"))
+    return d
