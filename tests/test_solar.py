@@ -8,18 +8,16 @@ time again.
 from __future__ import annotations
 
 import math
-import tomllib
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from vidforensics.config import pipelines_dir
+from vidforensics import load_config
 from vidforensics.solar import (
     CameraModel,
     SolarGeometryError,
-    SolarParams,
     azimuth_rate_deg_per_min,
     check_filmed_at,
     delta_time_for_delta_azimuth,
@@ -33,26 +31,8 @@ from vidforensics.solar import (
 
 UTC = timezone.utc
 
-# The [solar] section this module ships (kept identical to pipelines/default.toml once it is added there).
-SOLAR_TOML = """
-[solar]
-min_sun_elevation_deg = 2.0
-interval_coverage = 0.95
-sigma_coverage = 0.6827
-n_draws = 4000
-seed = 0
-step_s = 60.0
-edge_tolerance_s = 5.0
-window_samples = 241
-search_half_window_h = 12.0
-min_confidence = 0.3
-time_tolerance_minutes = 10.0
-min_valid_draw_share = 0.5
-default_pitch_range_deg = [1.0, 30.0]
-default_roll_sigma_deg = 2.0
-rate_step_s = 60.0
-"""
-PARAMS = SolarParams.model_validate(tomllib.loads(SOLAR_TOML)["solar"])
+# the shipped values: one source, pipelines/default.toml
+PARAMS = load_config("default").solar
 
 # Kafranbel rooftop, ~2.8 km west of the Hass school (seed case), and the strike's day.
 KAFRANBEL = (35.614, 36.561)
@@ -74,13 +54,6 @@ def image_direction_for(lat: float, lon: float, when: datetime, camera: CameraMo
 
 
 # ---------------------------------------------------------------------------- sun
-
-def test_default_toml_solar_section_matches_when_present():
-    section = tomllib.loads((pipelines_dir() / "default.toml").read_text()).get("solar")
-    if section is None:
-        pytest.skip("pipelines/default.toml has no [solar] section yet")
-    assert SolarParams.model_validate(section) == PARAMS
-
 
 def test_astral_agrees_with_pvlib_spa():
     """Many places and dates: azimuth within 0.05 deg below 75 deg elevation, sky position within 0.05 deg."""
@@ -377,3 +350,21 @@ def test_filmed_at_respects_the_upload_time():
     assert c["margin_minutes"] == pytest.approx(7.0, abs=0.2)
     late = check_filmed_at(claim_at(utc(2016, 10, 26, 12, 0)), SHADOW, W, H, upload, params=PARAMS)
     assert late["verdict"] == "inconsistent" and "after the upload" in late["evidence"]
+
+
+def test_a_shallow_view_cannot_date_footage():
+    """The seed case's geometry: a rooftop 2.8 km from the town looks almost level, so a
+    shadow direction in the image says little about the ground: inconclusive, not 'consistent'."""
+    from vidforensics.claims import parse_claims
+
+    claim = parse_claims({"claims": [{
+        "kind": "filmed_at", "latitude": KAFRANBEL[0], "longitude": KAFRANBEL[1],
+        "time_utc": "2016-10-26T09:00:00Z", "camera_heading_deg": 90.0, "camera_heading_sigma_deg": 5.0,
+        "camera_pitch_range_deg": [0.2, 2.0]}]}).claims[0]
+    sun_az, _ = sun_position(*KAFRANBEL, utc(2016, 10, 26, 9, 0))
+    level = CameraModel(heading_deg=90.0, heading_sigma_deg=5.0, pitch_deg=1.0, width=1280, height=720)
+    seen = ground_azimuth_to_image_direction(shadow_azimuth_from_sun(sun_az), level)
+    out = check_filmed_at(claim, {"direction_deg": seen, "uncertainty_deg": 2.0, "confidence": 0.9},
+                          1280, 720, params=PARAMS, segment=0)
+    assert out["verdict"] == "inconclusive"
+    assert "too shallow" in out["evidence"]

@@ -74,6 +74,7 @@ class SolarParams(BaseModel):
     default_pitch_range_deg: tuple[float, float] = Field(description="down-tilt range when a claim gives none")
     default_roll_sigma_deg: float = Field(ge=0, description="roll sigma when a claim gives none")
     rate_step_s: float = Field(gt=0, description="half-step of the azimuth-rate derivative, seconds")
+    max_informative_interval_deg: float  # implied ground-azimuth interval wider than this: inconclusive
 
 
 def default_params() -> SolarParams:
@@ -768,6 +769,14 @@ def check_filmed_at(claim: Any, segment_shadow: Any, image_width: int, image_hei
     out["implied_shadow_azimuth_deg"] = round(implied.nominal_deg, 2)
     out["implied_shadow_azimuth_interval_deg"] = [round(lo, 2), round(hi, 2)]
     out["camera_draws_valid_share"] = round(implied.valid_share, 3)
+    width = (hi - lo) % 360.0
+    if width > params.max_informative_interval_deg:
+        # e.g. a near-horizontal camera sees the ground edge-on: one image degree is many
+        # on the ground, and almost any time of day "fits"; saying consistent would mislead
+        out.update(evidence=f"the measured direction constrains the shadow's ground azimuth only to "
+                            f"{lo:.0f}-{hi:.0f} deg ({width:.0f} deg wide, {params.interval_coverage:.0%}): "
+                            "the view is too shallow or the heading too uncertain to date the footage")
+        return out
     search = timedelta(hours=params.search_half_window_h)
     windows = windows_for_azimuth(
         claim.latitude, claim.longitude, c0 - search, c1 + search, implied, step_s=params.step_s,

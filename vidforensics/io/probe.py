@@ -136,7 +136,7 @@ def probe(path: str | Path, *, container=None, max_width: int = 7680, max_height
     cc = vs.codec_context
     coded_w, coded_h = int(cc.width or 0), int(cc.height or 0)
     if coded_w <= 0 or coded_h <= 0:
-        raise InputError(f"video stream has no picture size")
+        raise InputError("video stream has no picture size")
     # orientation-agnostic: a portrait phone video may use the landscape limits turned
     if max(coded_w, coded_h) > max(max_width, max_height) or min(coded_w, coded_h) > min(max_width, max_height):
         raise InputError(

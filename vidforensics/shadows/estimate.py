@@ -101,6 +101,26 @@ class ShadowParams(BaseModel):
     region_max_disagree_deg: float    # line and region directions farther apart than this: no claim
     region_agree_deg: float           # within this the region cue confirms; between: confidence capped
     max_confidence_unconfirmed: float  # confidence cap when the region cue does not confirm the lines
+    # Pole rays (primary cue): thin dark stripes leaving the foot of a vertical caster
+    ray_caster_min_frac: float        # shortest caster edge for a pole ray, share of the working width
+    ray_max_casters: int              # longest this many casters are probed (speed)
+    ray_merge_px: float               # caster feet closer than this are one caster (a pole's two flanks)
+    ray_step_deg: float               # angular step of the rays from each foot
+    ray_r0_px: float                  # rays start this far from the foot (the pole's own width)
+    ray_step_px: float                # sample spacing along a ray
+    ray_len_frac: float               # longest ray, share of the working width
+    ray_core_px: float                # stripe core: darkest sample within +- this of the ray
+    ray_lit_px: float                 # lit reference sampled this far either side of the ray
+    ray_prefix_frac: float            # share of samples from the foot to the stripe's end that must pass
+    ray_min_len_frac: float           # shortest stripe, share of the working width
+    ray_vertical_excl_deg: float      # rays within this of the caster's own axis (up or down) are ignored
+    ray_stripe_min_share: float       # share of the stripe's samples lit on both sides (a stripe, not a wall edge)
+    ray_opposite_tol_deg: float       # "the other way": within this of the opposite direction
+    ray_opposite_max: float           # a stripe through the foot the other way (longer than this share): not a foot
+    ray_rival_sep_deg: float          # directions at least this far from the best are rivals
+    ray_rival_max: float              # a second direction this long (share) from the same foot: ambiguous foot
+    ray_min_cues: int                 # pole rays agreeing on one vanishing point
+    ray_min_inlier_share: float       # ... and this share of all pole rays
 
 
 @dataclass
@@ -654,6 +674,9 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
     ShadowEstimate
         ``direction_deg`` None with a ``reason`` when no usable shadows are found.
     """
+    pole = _pole_estimate(rgb, params)
+    if pole.direction_deg is not None:
+        return pole
     est, axes = _line_estimate(rgb, params)
     if est.direction_deg is None:
         return est
@@ -687,6 +710,147 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
         return est
     est.method += f"; region cue {reg_deg:.0f} deg agrees"
     return est
+
+
+def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
+    """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
+
+    Every near-vertical segment's lower end is a candidate foot. Rays leave it every
+    ``ray_step_deg``; along each, the darkest sample within ``ray_core_px`` of the ray is
+    compared with the brighter of two samples ``ray_lit_px`` either side (cast-shadow ratio and
+    chromaticity as for the edges). A ray's length is the farthest sample up to which at least
+    ``ray_prefix_frac`` of the samples pass. The longest ray of a foot is its shadow if it is a
+    thin stripe (lit on both sides), no stripe leaves the foot the other way (a stripe passing
+    behind a pole) and no second direction is nearly as long. The direction is refined by a line
+    fit through the stripe's darkest points.
+    """
+    work, scale = _to_working(rgb, params)
+    h, w = work.shape[:2]
+    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    seg = _detect_segments(grey, params.ray_caster_min_frac * w)
+    d = seg[:, 2:] - seg[:, :2]
+    offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
+    seg = seg[offv <= params.caster_vertical_tol_deg]
+    if len(seg) == 0:
+        return None, scale, centre
+    low_first = (seg[:, 1] > seg[:, 3])[:, None]
+    low = np.where(low_first, seg[:, :2], seg[:, 2:])
+    high = np.where(low_first, seg[:, 2:], seg[:, :2])
+    length = np.hypot(*(low - high).T)
+    used = np.zeros(len(seg), bool)
+    feet, ups = [], []
+    for i in np.argsort(-length):
+        if used[i]:
+            continue
+        grp = (np.hypot(*(low - low[i]).T) <= params.ray_merge_px) & ~used
+        used |= grp
+        feet.append(low[grp].mean(0))
+        ups.append(_unit(high[i] - low[i]))
+        if len(feet) >= params.ray_max_casters:
+            break
+    feet, ups = np.array(feet, np.float32), np.array(ups, np.float32)
+    th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
+    r = np.arange(params.ray_r0_px, params.ray_len_frac * w, params.ray_step_px, dtype=np.float32)
+    core = np.arange(-params.ray_core_px, params.ray_core_px + 1e-3, 1.0, dtype=np.float32)
+    nc = len(core)
+    offs = np.concatenate([core, np.array([-params.ray_lit_px, params.ray_lit_px], np.float32)])
+    u = np.stack([np.cos(th), np.sin(th)], 1)
+    n = np.stack([-u[:, 1], u[:, 0]], 1)
+    pts = (feet[:, None, None, None, :] + r[None, None, :, None, None] * u[None, :, None, None, :]
+           + offs[None, None, None, :, None] * n[None, :, None, None, :])          # (M, A, R, O, 2)
+    shp = pts.shape[:-1]
+    flat = pts.reshape(-1, 2)
+    k = len(flat)
+    rows = -(-k // _REMAP_COLS)
+    maps = np.full((rows * _REMAP_COLS, 2), -10.0, np.float32)
+    maps[:k] = flat
+    maps = maps.reshape(rows, _REMAP_COLS, 2)
+    smp = cv2.remap(work.astype(np.float32), maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    smp = smp.reshape(-1, 3)[:k].reshape(*shp, 3)
+    lum = smp.mean(-1)
+    ci = lum[..., :nc].argmin(-1)
+    c = np.take_along_axis(lum[..., :nc], ci[..., None], -1)[..., 0]
+    crgb = np.take_along_axis(smp[..., :nc, :], ci[..., None, None], -2)[..., 0, :]
+    l1, l2 = lum[..., nc], lum[..., nc + 1]
+    lit = np.maximum(l1, l2)
+    lrgb = np.where((l1 >= l2)[..., None], smp[..., nc, :], smp[..., nc + 1, :])
+    ratio = c / np.maximum(lit, 1.0)
+    diff = crgb / np.maximum(crgb.sum(-1, keepdims=True), 1.0) - lrgb / np.maximum(lrgb.sum(-1, keepdims=True), 1.0)
+    along = diff @ _BLUE
+    off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
+    ok = ((ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max) & (lit >= params.min_lit_level)
+          & (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min))
+    stripe = ok & (np.minimum(l1, l2) * params.shadow_ratio_max >= c)
+    R = ok.shape[-1]
+    good = (np.cumsum(ok, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & ok
+    L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)            # (M, A) samples
+    sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
+    vertical = np.abs(ups @ u.T) > math.cos(math.radians(params.ray_vertical_excl_deg))
+    L = np.where(vertical | (sshare < params.ray_stripe_min_share), 0, L)
+    M, A = L.shape
+    best = L.argmax(1)
+    Lb = L[np.arange(M), best]
+    dA = (np.arange(A)[None, :] - best[:, None]) % A
+    dA = np.minimum(dA, A - dA) * params.ray_step_deg
+    opp = np.where(dA >= 180.0 - params.ray_opposite_tol_deg, L, 0).max(1)
+    riv = np.where(dA >= params.ray_rival_sep_deg, L, 0).max(1)
+    keep = ((Lb * params.ray_step_px >= params.ray_min_len_frac * w) & (opp < params.ray_opposite_max * Lb)
+            & (riv < params.ray_rival_max * Lb))
+    if not keep.any():
+        return None, scale, centre
+    ps, qs, ws = [], [], []
+    for m in np.flatnonzero(keep):
+        a, nl = best[m], int(Lb[m])
+        prof = lum[m, a, :nl, :nc]                                           # (nl, nc)
+        j = np.clip(prof.argmin(-1), 1, nc - 2)
+        y0, y1, y2 = (prof[np.arange(nl), j - 1], prof[np.arange(nl), j], prof[np.arange(nl), j + 1])
+        den = y0 - 2 * y1 + y2
+        sub = core[j] + np.where(den > 1e-6, 0.5 * (y0 - y2) / np.maximum(den, 1e-6), 0.0)
+        rr = r[:nl]
+        slope = np.polyfit(rr, sub, 1)[0] if nl >= 4 else 0.0
+        ang = th[a] + math.atan(float(slope))
+        tip_r = float(rr[-1])
+        foot = feet[m]
+        ps.append(foot)
+        qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
+        ws.append(tip_r)
+    cc = np.array(centre, np.float32)
+    p, q = np.array(ps) - cc, np.array(qs) - cc
+    lines = _Lines(p, q, np.array(ws, float), np.zeros(len(p), int), ["pole"] * len(p), [])
+    return lines, scale, centre
+
+
+def _pole_estimate(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
+    """Direction from the pole rays alone (vanishing point of the oriented stripes)."""
+    method = "pole-shadow rays from caster feet + vanishing point"
+    lines, scale, centre = _pole_rays(rgb, params)
+    if lines is None or len(lines.w) < params.ray_min_cues:
+        return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
+    norm = max(centre) + 1.0
+    g = _geometry(lines, norm, params)
+    rng = np.random.default_rng(params.seed)
+    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
+    sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
+    n_in = int(inl.sum())
+    share = n_in / len(lines.w)
+    if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
+        return _none(f"pole shadows disagree ({n_in} of {len(lines.w)} consistent)",
+                     min(0.1, params.max_confidence_ambiguous), method)
+    if margin < params.min_orient_margin:
+        return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method)
+    deg = _centre_direction(v, sign)
+    boot = _bootstrap_sigma(g, inl, finite, sign, deg, params, rng)
+    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
+    conf = ((1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
+            / (1.0 + (sigma / params.conf_sigma_deg) ** 2))
+    vp = None
+    if finite and abs(v[2]) > 1e-9:
+        vp = (float((v[0] / v[2] * norm + centre[0]) / scale), float((v[1] / v[2] * norm + centre[1]) / scale))
+    return ShadowEstimate(deg, sigma, float(np.clip(conf, 0.0, 1.0)),
+                          method + (" (finite VP)" if finite else " (parallel)"),
+                          _cues(lines, inl, centre, scale), vp, None)
 
 
 def _line_estimate(rgb: np.ndarray, params: ShadowParams) -> tuple[ShadowEstimate, list[float]]:
