@@ -121,6 +121,7 @@ class ShadowParams(BaseModel):
     ray_rival_max: float              # a second direction this long (share) from the same foot: ambiguous foot
     ray_min_cues: int                 # pole rays agreeing on one vanishing point
     ray_min_inlier_share: float       # ... and this share of all pole rays
+    line_fallback: bool               # without pole rays, try the edge-line + region estimate (less reliable)
 
 
 @dataclass
@@ -675,7 +676,7 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
         ``direction_deg`` None with a ``reason`` when no usable shadows are found.
     """
     pole = _pole_estimate(rgb, params)
-    if pole.direction_deg is not None:
+    if pole.direction_deg is not None or not params.line_fallback:
         return pole
     est, axes = _line_estimate(rgb, params)
     if est.direction_deg is None:
