@@ -286,18 +286,14 @@ class CutDetector:
             # the brightness and colour distributions have little in common: another
             # scene, not the same place re-framed; the ORB registration (the costliest
             # step, ~15 ms) cannot change the verdict
-            signals.append("colour_distribution")
-            strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
-            self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
+            self._add_cut(j, s, ratio, signals + ["colour_distribution"], meas)
             return
         # a cheap look for the old view in the new frame under any zoom (~1.5 ms) before
         # the ORB registration (5-20 ms): most new shots show nothing of the old view
         reframed, _ = self._reframed_ncc(prev, s, p.jump_zoom_search, p.jump_zoom_steps, detail=False)
         meas["reframed_correlation"] = round(reframed, 3)
         if "structure" in signals and reframed < p.jump_min_reframed:
-            signals.append("no_shared_view")
-            strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
-            self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
+            self._add_cut(j, s, ratio, signals + ["no_shared_view"], meas)
             return
         reg = self._register(prev, s)
         if reg is not None and not reg.ok and overlap >= p.same_scene_overlap:
@@ -331,9 +327,13 @@ class CutDetector:
             # could not confirm geometrically: the picture's structure continues
             return
         meas["registered"] = 0.0
+        self._add_cut(j, s, ratio, signals, meas)
+
+    def _add_cut(self, j: int, s: _Stats, ratio: float, signals: list[str], meas: dict) -> None:
+        """Record a hard cut at ``j``; its score grows with how far the change exceeds both thresholds."""
+        p = self.params
         strength = max(ratio / p.structure_ratio, s.structure / p.structure_min)
-        score = 1.0 - math.exp(-strength)
-        self._cuts.append(("cut", j, score, signals, meas))
+        self._cuts.append(("cut", j, 1.0 - math.exp(-strength), signals, meas))
 
     def _phase_shift(self, a: _Stats, b: _Stats) -> tuple[tuple[float, float], float]:
         """Global translation a -> b in analysis pixels, and the correlation peak.
