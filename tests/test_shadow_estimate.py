@@ -43,6 +43,8 @@ _PROPOSED = dict(
     ray_min_len_frac=0.03, ray_vertical_excl_deg=25.0, ray_stripe_min_share=0.3, ray_opposite_tol_deg=10.0,
     ray_opposite_max=0.3, ray_rival_sep_deg=20.0, ray_rival_max=0.7, ray_min_cues=3, ray_min_inlier_share=0.5,
     line_fallback=False,
+    box_cue=True, box_grid_excl_deg=10.0, box_min_edges=3, box_rival_sep_deg=15, box_end_px=3.0,
+    box_object_tol=0.15,
 )
 
 

@@ -21,6 +21,9 @@ Method (classical, no model weights; ``docs/shadows.md`` has the long version):
    lines clearly better. The direction at the image centre points towards the
    vanishing point or away from it, as the oriented cues vote.
 5. The 1-sigma uncertainty comes from a bootstrap over the lines plus a floor.
+6. Box buildings (``_box_sweep``): shadow edges off the structure grid are the shadow's sweep
+   edges; their axial mode is the direction, the building at one end (lit ground at the other)
+   fixes base -> tip. Combined with the pole rays only when the two agree within their sigmas.
 """
 from __future__ import annotations
 
@@ -122,6 +125,13 @@ class ShadowParams(BaseModel):
     ray_min_cues: int                 # pole rays agreeing on one vanishing point
     ray_min_inlier_share: float       # ... and this share of all pole rays
     line_fallback: bool               # without pole rays, try the edge-line + region estimate (less reliable)
+    # Box sweep edges: shadow edges off the structure grid, from a building corner along the shadow
+    box_cue: bool                     # use the box-shadow sweep-edge cue
+    box_grid_excl_deg: float          # sweep edges lie at least this far from every structure axis
+    box_min_edges: int                # sweep edges (and of them oriented by a building) needed
+    box_rival_sep_deg: int            # off-grid orientations this far from the mode are rivals (rival_max_share)
+    box_end_px: float                 # an edge's end is probed this far beyond it along the edge
+    box_object_tol: float             # max |log| colour deviation from the lit ground beyond which it is an object
 
 
 @dataclass
@@ -676,6 +686,12 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
         ``direction_deg`` None with a ``reason`` when no usable shadows are found.
     """
     pole = _pole_estimate(rgb, params)
+    if params.box_cue:
+        box = _box_sweep(rgb, params)
+        if box.direction_deg is not None:
+            if pole.direction_deg is None:
+                return box
+            return _combine_cues(pole, box, params)
     if pole.direction_deg is not None or not params.line_fallback:
         return pole
     est, axes = _line_estimate(rgb, params)
@@ -711,6 +727,23 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
         return est
     est.method += f"; region cue {reg_deg:.0f} deg agrees"
     return est
+
+
+def _combine_cues(a: ShadowEstimate, b: ShadowEstimate, params: ShadowParams) -> ShadowEstimate:
+    """Pole rays and box sweep edges together: they must agree within their summed sigmas, else None."""
+    gap = abs((a.direction_deg - b.direction_deg + 180.0) % 360.0 - 180.0)
+    if gap > a.uncertainty_deg + b.uncertainty_deg:
+        return _none(f"pole rays ({a.direction_deg:.0f} deg) and box sweep edges ({b.direction_deg:.0f} deg) "
+                     "disagree", params.max_confidence_ambiguous, f"{a.method} + {b.method}")
+    wa, wb = 1.0 / a.uncertainty_deg ** 2, 1.0 / b.uncertainty_deg ** 2
+    dev = (b.direction_deg - a.direction_deg + 180.0) % 360.0 - 180.0
+    deg = (a.direction_deg + dev * wb / (wa + wb)) % 360.0
+    # The two cues share the frame's colour test and optics: sigma is not shrunk below the
+    # better cue's, only the confidence rises.
+    sigma = min(a.uncertainty_deg, b.uncertainty_deg)
+    conf = 1.0 - (1.0 - a.confidence) * (1.0 - b.confidence)
+    return ShadowEstimate(deg, sigma, float(np.clip(conf, 0.0, 1.0)), f"{a.method} + {b.method}",
+                          a.cues + b.cues, a.vanishing_point, None)
 
 
 def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
@@ -940,3 +973,94 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
     return ShadowEstimate(centre, sigma, float(np.clip(conf, 0.0, 1.0)),
                           f"{method} ({int(keep.sum())} of {len(estimates)} frames)", cues, None, None)
+
+
+# --------------------------------------------------------------------------- box sweep edges
+
+
+def _box_sweep(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
+    """Direction from the sweep edges of box-building shadows (see module docs, step 6).
+
+    A box's cast shadow is its roof outline swept along the shadow direction: besides edges
+    parallel to the building's own (the structure grid), its boundary has edges running along
+    the shadow direction from the building's corners. Shadow edges off the grid form the sweep
+    family (axial mode); each one's base is the end whose continuation lands on an object that is
+    neither shadow nor the lit ground beside it (the building), its tip the end that continues on
+    lit ground. Needs a structure grid: without box buildings the cue stays silent.
+    """
+    method = "box-shadow sweep edges"
+    work, scale = _to_working(rgb, params)
+    h, w = work.shape[:2]
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    seg = _detect_segments(grey, params.min_segment_frac * w)
+    if len(seg) == 0:
+        return _none("no segments", 0.0, method)
+    img = work.astype(np.float32)
+    samples = _side_samples(img, seg, params)
+    is_shadow, contrast, dark, lit = _shadow_edge_test(samples, params)
+    axes = _structure_axes(seg[~is_shadow], params)
+    if not axes:
+        return _none("no structure grid (no box buildings)", 0.0, method)
+    sh, con, lit = seg[is_shadow], contrast[is_shadow], lit[is_shadow]
+    off = ~_near_axes(sh, axes, params.box_grid_excl_deg)
+    sh, con, lit = sh[off], con[off], lit[off]
+    if len(sh) < params.box_min_edges:
+        return _none("too few box-shadow sweep edges", 0.0, method)
+    length = np.hypot(sh[:, 2] - sh[:, 0], sh[:, 3] - sh[:, 1])
+    wgt = length * con
+    ang = _axial_deg(sh)
+    hist = np.bincount(np.round(ang).astype(int) % 180, weights=wgt, minlength=180)
+    k = int(round(params.inlier_tol_deg))
+    win = np.array([np.roll(hist, i) for i in range(-k, k + 1)]).sum(0)
+    mode = float(win.argmax())
+    dev = (ang - mode + 90.0) % 180.0 - 90.0
+    inl = np.abs(dev) <= params.inlier_tol_deg
+    share = float(wgt[inl].sum() / max(wgt.sum(), 1e-9))
+    rival = win.copy()
+    for j in range(-params.box_rival_sep_deg, params.box_rival_sep_deg + 1):
+        rival[(int(mode) + j) % 180] = 0.0
+    if rival.max() >= params.rival_max_share * win.max():
+        return _none("competing off-grid shadow-edge families", min(0.1, params.max_confidence_ambiguous), method)
+    # Base -> tip: probe beyond each end along the edge.
+    th = np.radians(mode)
+    u = np.array([math.cos(th), math.sin(th)], np.float32)
+    idx = np.flatnonzero(inl)
+    a_end = np.where(((sh[idx, 2:] - sh[idx, :2]) @ u)[:, None] >= 0, sh[idx, :2], sh[idx, 2:])  # low end along u
+    b_end = np.where(((sh[idx, 2:] - sh[idx, :2]) @ u)[:, None] >= 0, sh[idx, 2:], sh[idx, :2])
+    pa = a_end - params.box_end_px * u
+    pb = b_end + params.box_end_px * u
+    pts = np.concatenate([pa, pb]).astype(np.float32)
+    col = cv2.remap(cv2.GaussianBlur(img, (0, 0), 1.0), pts[:, 0].reshape(1, -1), pts[:, 1].reshape(1, -1),
+                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).reshape(-1, 3)
+    ref = np.concatenate([lit[idx], lit[idx]])
+    logd = np.log(np.maximum(col, 1.0) / np.maximum(ref, 1.0))
+    obj = (np.abs(logd).max(-1) > params.box_object_tol) & (logd.mean(-1) > -params.box_object_tol)
+    ground = np.abs(logd).max(-1) <= params.box_object_tol
+    oa, ob = obj[:len(idx)], obj[len(idx):]
+    ga, gb = ground[:len(idx)], ground[len(idx):]
+    s = np.where(oa & gb, 1.0, np.where(ob & ga, -1.0, 0.0))       # +1: base at the low end, tip along +u
+    vw = wgt[idx]
+    n_or = int((s != 0).sum())
+    if n_or < params.box_min_edges:
+        return _none("sweep edges found but too few touch a building", min(0.1, params.max_confidence_ambiguous),
+                     method)
+    vote = float((vw * s).sum())
+    margin = abs(vote) / float(vw[s != 0].sum())
+    if margin < params.min_orient_margin:
+        return _none("sweep edges disagree on which way they point", params.max_confidence_ambiguous, method)
+    mean_dev = float(np.average(dev[idx], weights=vw))
+    deg = (mode + mean_dev + (0.0 if vote > 0 else 180.0)) % 360.0
+    spread = float(np.sqrt(np.average((dev[idx] - mean_dev) ** 2, weights=vw)))
+    n_in = len(idx)
+    sigma = math.sqrt(spread ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
+    conf = ((1.0 - math.exp(-n_or / params.conf_cue_scale)) * margin * share
+            / (1.0 + (sigma / params.conf_sigma_deg) ** 2))
+    cues = []
+    for j, i in enumerate(idx):
+        if s[j] == 0 or s[j] != math.copysign(1.0, vote):
+            continue
+        base, tip = (a_end[j], b_end[j]) if s[j] > 0 else (b_end[j], a_end[j])
+        cues.append(ShadowCue((float(base[0] / scale), float(base[1] / scale)),
+                              (float(tip[0] / scale), float(tip[1] / scale)), "box", float(vw[j])))
+    return ShadowEstimate(deg, sigma, float(np.clip(conf, 0.0, 1.0)),
+                          f"{method} ({n_in} edges, {n_or} oriented)", cues, None, None)
