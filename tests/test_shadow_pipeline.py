@@ -42,9 +42,9 @@ def test_no_segment_gets_a_confidently_wrong_direction(report):
         assert sh.confidence <= 0.3 or err <= max(5.0, 3 * sh.uncertainty_deg), (sh.direction_deg, sh.confidence)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 3: the estimator has no cue for box-building shadows yet; on "
-                                       "the sample's town its pole cue finds too few agreeing shadows "
-                                       "(docs/shadows.md)")
+@pytest.mark.xfail(strict=True, reason="issue 3: on the sample's town the pole cue finds too few agreeing "
+                                       "shadows, and the box cue that finds them is off by default (unsafe "
+                                       "alone on the ray-cast scenes); docs/shadows.md")
 def test_each_segment_gets_the_drawn_shadow_direction(report):
     for seg, truth in zip(report.segments, TRUTH["segments"]):
         sh = seg.shadow
