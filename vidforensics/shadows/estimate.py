@@ -874,17 +874,8 @@ def _pole_estimate(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
                      min(0.1, params.max_confidence_ambiguous), method)
     if margin < params.min_orient_margin:
         return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method)
-    deg = _centre_direction(v, sign)
-    boot = _bootstrap_sigma(g, inl, finite, sign, deg, params, rng)
-    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
-    conf = ((1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
-            / (1.0 + (sigma / params.conf_sigma_deg) ** 2))
-    vp = None
-    if finite and abs(v[2]) > 1e-9:
-        vp = (float((v[0] / v[2] * norm + centre[0]) / scale), float((v[1] / v[2] * norm + centre[1]) / scale))
-    return ShadowEstimate(deg, sigma, float(np.clip(conf, 0.0, 1.0)),
-                          method + (" (finite VP)" if finite else " (parallel)"),
-                          _cues(lines, inl, centre, scale), vp, None)
+    support = (1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
+    return _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre, scale, params, rng, method)
 
 
 def _line_estimate(rgb: np.ndarray, params: ShadowParams) -> tuple[ShadowEstimate, list[float]]:
@@ -914,12 +905,21 @@ def _line_estimate_impl(rgb: np.ndarray, params: ShadowParams, found: dict) -> S
     if margin < params.min_orient_margin:
         return _none("shadow axis found but casters disagree on which way it points",
                      params.max_confidence_ambiguous, method)
+    support = (1.0 - math.exp(-n_or / params.conf_cue_scale)) * margin
+    return _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre, scale, params, rng, method)
+
+
+def _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre, scale, params, rng,
+                    method) -> ShadowEstimate:
+    """Direction at the centre, sigma (bootstrap, floor, few-cue term) and confidence from a fitted family.
+
+    ``support`` (0..1) says how strongly the cues back the fit; confidence falls
+    with the uncertainty on top of it.
+    """
     deg = _centre_direction(v, sign)
     boot = _bootstrap_sigma(g, inl, finite, sign, deg, params, rng)
-    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2
-                      + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
-    conf = ((1.0 - math.exp(-n_or / params.conf_cue_scale)) * margin
-            / (1.0 + (sigma / params.conf_sigma_deg) ** 2))
+    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
+    conf = support / (1.0 + (sigma / params.conf_sigma_deg) ** 2)
     vp = None
     if finite and abs(v[2]) > 1e-9:
         vp = (float((v[0] / v[2] * norm + centre[0]) / scale), float((v[1] / v[2] * norm + centre[1]) / scale))
