@@ -30,6 +30,7 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import clipgen  # noqa: E402
+from timing import decode_only  # noqa: E402
 
 from vidforensics import __version__, analyze, load_config  # noqa: E402
 from vidforensics.errors import ConfigError  # noqa: E402
@@ -96,15 +97,6 @@ def run_scenedetect(path: Path, which: str) -> list[dict]:
     return [det("cut", getattr(s[0], "frame_num", None) or s[0].get_frames()) for s in scenes[1:]]
 
 
-def decode_only(path: Path) -> int:
-    """The floor any one-pass analyser pays: decode every frame, touch nothing else."""
-    n = 0
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        for _ in c.decode(s):
-            n += 1
-    return n
 
 
 # ----------------------------------------------------------------------------- matching

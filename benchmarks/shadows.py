@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shadowscenes as S  # noqa: E402
+from timing import decode_only  # noqa: E402
 
 from vidforensics import __version__  # noqa: E402
 
@@ -216,17 +217,12 @@ def fmt(x: float | None, nd: int = 1, unit: str = "") -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}{unit}"
 
 
-def decode_only(path: Path, reps: int = 3) -> float:
+def decode_seconds_per_frame(path: Path, reps: int = 3) -> float:
     """Seconds per frame of a PyAV decode-only pass (thread_type AUTO, frames untouched); best of ``reps``."""
     best = math.inf
     for _ in range(reps):
         t0 = time.perf_counter()
-        n = 0
-        with av.open(str(path)) as c:
-            st = c.streams.video[0]
-            st.thread_type = "AUTO"
-            for _f in c.decode(st):
-                n += 1
+        n = decode_only(path)
         best = min(best, (time.perf_counter() - t0) / max(n, 1))
     return best
 
@@ -349,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     cspec = S.random_spec(args.seed_offset + 700, kind="wide", sun_elevation_deg=35.0)
     n_cf = 25 if args.quick else 50
     clip_truth = S.render_clip(cspec, n_cf, 3.0, clip_dir / "shaken.mp4", crf=23)
-    dec_per_frame = decode_only(clip_dir / "shaken.mp4")
+    dec_per_frame = decode_seconds_per_frame(clip_dir / "shaken.mp4")
     frames = decode_rgb(clip_dir / "shaken.mp4")
     step = 5
     clip_rows, clip_ests = [], []

@@ -856,18 +856,27 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     return lines, scale, centre
 
 
+def _fit_family(lines, centre, params: ShadowParams):
+    """Robust shadow vanishing point of ``lines`` and the base->tip vote along it.
+
+    Returns norm, geometry, rng, vanishing point, inliers, finite flag, sign,
+    vote margin, oriented count and inlier count (the fits share one seeded rng).
+    """
+    norm = max(centre) + 1.0
+    g = _geometry(lines, norm, params)
+    rng = np.random.default_rng(params.seed)
+    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
+    sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
+    return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
+
+
 def _pole_estimate(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
     """Direction from the pole rays alone (vanishing point of the oriented stripes)."""
     method = "pole-shadow rays from caster feet + vanishing point"
     lines, scale, centre = _pole_rays(rgb, params)
     if lines is None or len(lines.w) < params.ray_min_cues:
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
-    norm = max(centre) + 1.0
-    g = _geometry(lines, norm, params)
-    rng = np.random.default_rng(params.seed)
-    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
-    sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
-    n_in = int(inl.sum())
+    norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params)
     share = n_in / len(lines.w)
     if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
         return _none(f"pole shadows disagree ({n_in} of {len(lines.w)} consistent)",
@@ -890,12 +899,7 @@ def _line_estimate_impl(rgb: np.ndarray, params: ShadowParams, found: dict) -> S
     found["axes"] = lines.axes if lines is not None else []
     if lines is None or len(lines.w) < 2:
         return _none("no cast-shadow edges found", 0.0, method)
-    norm = max(centre) + 1.0
-    g = _geometry(lines, norm, params)
-    rng = np.random.default_rng(params.seed)
-    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
-    sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
-    n_in = int(inl.sum())
+    norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params)
     rival = _rival_share(g, lines, inl, params, rng)
     if rival >= params.rival_max_share:
         return _none(f"competing shadow-line families (runner-up has {rival:.0%} of the winner's oriented weight)",

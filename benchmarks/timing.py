@@ -1,0 +1,17 @@
+"""What every benchmark's speed ratio is measured against."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+
+def decode_only(path: Path) -> int:
+    """The floor any one-pass analyser pays: decode every frame, touch nothing else; return the count."""
+    n = 0
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for _ in c.decode(s):
+            n += 1
+    return n
