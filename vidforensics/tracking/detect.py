@@ -1,0 +1,224 @@
+"""Small-object candidates in one frame: a matched band-pass filter, a local noise floor, sub-pixel centres.
+
+The objects this stage is for are 3-12 px, a few luma levels off the sky, and
+sometimes smeared by motion blur. A band-pass (difference of Gaussians: the
+object scale minus the local background) is the matched filter for a blob of
+that size; dividing it by a *local* noise estimate (the mean absolute response
+in a window, a MAD-like scale) makes the threshold an SNR, so that textured
+ground, cloud edges and compression blocks, whose response is high everywhere
+around them, need far more contrast to pass than a speck in clean sky. Flat,
+large structure (smoke, cloud) has no response at the object scale at all.
+
+The filter runs on a copy shrunk by an integer factor so that the picture is at
+most ``work_width`` wide (at 720p a 3 px object is still 1.5 px there, and the
+filter costs a quarter); each candidate is then re-measured at full resolution
+on a small patch: background from the patch border (median), noise from its MAD,
+and the sub-pixel centre as the fixed point of the Gaussian-weighted centroid,
+which is the least-squares position of a Gaussian template of that width (the
+Gaussian fit; its error is about width/SNR px, ~0.8/SNR px for a 3 px blob).
+
+Thresholded pixels are dilated by ``merge_px`` before grouping, so a canopy and
+its payload a few pixels below it give *one* candidate at their joint centre.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import math
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+
+class DetectParams(BaseModel):
+    """Candidate detection; values in ``[tracking.detect]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    work_width: int            # band-pass on a Gaussian-pyramid level at most this wide (pyrDown also smooths)
+    background_levels: int     # further pyramid levels below the work level for the local background
+    noise_block: int           # work px per side of a block of the local noise estimate
+    noise_floor: float         # lowest noise sigma (band-pass levels): flat, compressed sky is not noise-free
+    snr_min: float             # pixels above this band-pass SNR are a candidate's footprint
+    max_points: int            # at most this many footprint pixels per frame (the strongest; bounds the work)
+    merge_px: float            # footprint pixels closer than this (full-res px) are one object (canopy + payload)
+    max_size_px: float         # footprints wider than this (equivalent diameter, full-res px) are structure
+    max_candidates: int        # strongest candidates kept per frame (bounds the tracker's work)
+    patch_radius: int          # full-res patch half-size for the sub-pixel fit
+    fit_iterations: int        # Gaussian-weighted centroid iterations
+    pos_sigma_k: float         # position sigma = k * width / SNR (px), the Gaussian-fit error
+    pos_sigma_floor: float     # ... but never below this (px): resampling and compression
+
+
+@dataclass(slots=True)
+class Detections:
+    """Candidates of one frame, as parallel arrays (full-resolution pixel coordinates).
+
+    Attributes
+    ----------
+    xy : (n, 2) float64
+        Sub-pixel centres, pixel centres at integer coordinates.
+    sigma : (n,) position uncertainty, px (1 sigma, per axis)
+    snr : (n,) peak band-pass SNR (the detection statistic)
+    contrast : (n,) signed luma contrast to the local background, levels (negative: darker)
+    noise : (n,) luma noise sigma around the candidate, levels
+    size : (n,) equivalent diameter of the above-half-contrast footprint, px
+    peak : (n,) brightest luma in the core (flares saturate)
+    """
+
+    xy: np.ndarray
+    sigma: np.ndarray
+    snr: np.ndarray
+    contrast: np.ndarray
+    noise: np.ndarray
+    size: np.ndarray
+    peak: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.xy.shape[0])
+
+    @staticmethod
+    def empty() -> "Detections":
+        z = np.zeros(0)
+        return Detections(np.zeros((0, 2)), z, z, z, z, z, z)
+
+
+class Detector:
+    """Finds small-object candidates in full-resolution luma frames."""
+
+    def __init__(self, params: DetectParams):
+        self.p = params
+
+    def detect(self, luma: np.ndarray) -> Detections:
+        """Candidates in one frame.
+
+        Parameters
+        ----------
+        luma : (H, W) uint8
+            Full-resolution luma (``Frame.luma()``).
+        """
+        p = self.p
+        h, w = luma.shape
+        # Gaussian pyramid: each pyrDown smooths (sigma ~1 px of its input) and halves, the
+        # cheapest matched filter there is (8-bit, 0.15 ms for a 720p frame)
+        levels = max(0, math.ceil(math.log2(w / p.work_width))) if w > p.work_width else 0
+        work = luma
+        for _ in range(levels):
+            work = cv2.pyrDown(work)
+        # below the work level in float: a faint speck is a fraction of a level there
+        work = work.astype(np.float32)
+        if levels == 0:
+            work = cv2.GaussianBlur(work, (5, 5), 1.0)
+        bg = work
+        for _ in range(p.background_levels):
+            bg = cv2.pyrDown(bg)
+        wh, ww = work.shape
+        band = work - cv2.resize(bg, (ww, wh), interpolation=cv2.INTER_LINEAR)
+        diff = np.abs(band)
+        # local noise: mean |band| per block (0.798 sigma for Gaussian noise), then the median of
+        # each 3x3 block neighbourhood, so that the object itself does not raise its own floor
+        b = p.noise_block
+        nbw, nbh = max(1, ww // b), max(1, wh // b)
+        blocks = cv2.resize(diff, (nbw, nbh), interpolation=cv2.INTER_AREA)
+        pad = cv2.copyMakeBorder(blocks, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
+        stack = np.stack([pad[i:i + nbh, j:j + nbw] for i in range(3) for j in range(3)])
+        noise_small = np.maximum(np.median(stack, axis=0) * 1.2533, p.noise_floor).astype(np.float32)
+        thr_map = cv2.resize(noise_small * np.float32(p.snr_min), (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
+        if thr_map.shape != diff.shape:
+            thr_map = cv2.copyMakeBorder(thr_map, 0, wh - thr_map.shape[0], 0, ww - thr_map.shape[1],
+                                         cv2.BORDER_REPLICATE)
+        mask = cv2.compare(diff, thr_map, cv2.CMP_GT)
+        k = w / ww
+        # footprint pixels within merge_px of each other are one candidate (canopy + payload);
+        # groups wider than an object (edges, lines, texture) are structure
+        r = max(0, int(round(p.merge_px / k / 2)))
+        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r else mask
+        n, labels = cv2.connectedComponents(grouped, connectivity=8)
+        pts = cv2.findNonZero(mask)
+        if pts is None:
+            return Detections.empty()
+        pts = pts.reshape(-1, 2)
+        xs, ys = pts[:, 0], pts[:, 1]
+        lab = labels[ys, xs]
+        lo_x, hi_x = np.full(n, 1 << 30), np.full(n, -1)
+        lo_y, hi_y = np.full(n, 1 << 30), np.full(n, -1)
+        np.minimum.at(lo_x, lab, xs)
+        np.maximum.at(hi_x, lab, xs)
+        np.minimum.at(lo_y, lab, ys)
+        np.maximum.at(hi_y, lab, ys)
+        span = (np.maximum(hi_x - lo_x, hi_y - lo_y) + 1) * k
+        good = (span <= p.max_size_px)[lab]
+        xs, ys, lab = xs[good], ys[good], lab[good]
+        if xs.size == 0:
+            return Detections.empty()
+        snr = diff[ys, xs] / noise_small[np.minimum(ys // b, nbh - 1), np.minimum(xs // b, nbw - 1)]
+        if len(snr) > p.max_points:
+            top = np.argpartition(-snr, p.max_points)[: p.max_points]
+            xs, ys, snr, lab = xs[top], ys[top], snr[top], lab[top]
+        peak = np.zeros(n)
+        np.maximum.at(peak, lab, snr)
+        area = np.bincount(lab, minlength=n).astype(np.float64)
+        diam = 2.0 * np.sqrt(area / np.pi) * k
+        keep = np.flatnonzero((area > 0) & (diam <= p.max_size_px))
+        if keep.size == 0:
+            return Detections.empty()
+        keep = keep[np.argsort(-peak[keep], kind="stable")[: p.max_candidates]]
+        wsum = np.bincount(lab, weights=snr, minlength=n)
+        cx = np.bincount(lab, weights=snr * xs, minlength=n)[keep] / wsum[keep]
+        cy = np.bincount(lab, weights=snr * ys, minlength=n)[keep] / wsum[keep]
+        signed = band[ys, xs].astype(np.float64)
+        pol = np.sign(np.bincount(lab, weights=signed * snr, minlength=n)[keep])
+        pol[pol == 0] = -1.0
+        xy0 = np.stack([(cx + 0.5) * k - 0.5, (cy + 0.5) * k - 0.5], axis=1)
+        return self._refine(luma, xy0, pol, peak[keep], diam[keep])
+
+    def _refine(self, luma: np.ndarray, xy0: np.ndarray, pol: np.ndarray, snr: np.ndarray,
+                diam: np.ndarray) -> Detections:
+        """Full-resolution background, noise, contrast, size and Gaussian-fit centre of each candidate."""
+        p = self.p
+        h, w = luma.shape
+        r = p.patch_radius
+        n = len(xy0)
+        # patches clamped inside the frame (a candidate at the edge is measured off-centre)
+        ox = np.clip(np.rint(xy0[:, 0]).astype(int) - r, 0, max(0, w - 2 * r - 1))
+        oy = np.clip(np.rint(xy0[:, 1]).astype(int) - r, 0, max(0, h - 2 * r - 1))
+        s = 2 * r + 1
+        if w < s or h < s:
+            return Detections.empty()
+        ar = np.arange(s)
+        patches = luma[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
+        ring = np.concatenate([patches[:, 0, :], patches[:, -1, :], patches[:, 1:-1, 0], patches[:, 1:-1, -1]], axis=1)
+        bg = np.median(ring, axis=1)
+        # MAD of the ring; compressed sky is often quantised flat (MAD 0): then its plain std
+        noise = 1.4826 * np.median(np.abs(ring - bg[:, None]), axis=1)
+        noise = np.where(noise > 0, noise, ring.std(axis=1))
+        sig = (patches - bg[:, None, None]) * pol[:, None, None]
+        gx = ox[:, None].astype(np.float64) + ar            # (n, s) x coordinate of each column
+        gy = oy[:, None].astype(np.float64) + ar
+        width = np.clip(diam / 2.355, 0.8, r / 2.0)        # template sigma from the footprint (FWHM -> sigma)
+        x, y = xy0[:, 0].copy(), xy0[:, 1].copy()
+        pos = np.clip(sig, 0, None)
+        for _ in range(p.fit_iterations):
+            wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
+            wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
+            wgt = wy[:, :, None] * wx[:, None, :] * pos
+            tot = wgt.sum(axis=(1, 2))
+            ok = tot > 1e-9
+            nx = (wgt.sum(axis=1) * gx).sum(axis=1) / np.where(ok, tot, 1)
+            ny = (wgt.sum(axis=2) * gy).sum(axis=1) / np.where(ok, tot, 1)
+            # a step outside the patch core means the fit ran off onto something else: keep the old centre
+            ok &= (np.abs(nx - xy0[:, 0]) < r / 2) & (np.abs(ny - xy0[:, 1]) < r / 2)
+            x, y = np.where(ok, nx, x), np.where(ok, ny, y)
+        wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
+        wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
+        tmpl = wy[:, :, None] * wx[:, None, :]
+        amp = (tmpl * sig).sum(axis=(1, 2)) / np.maximum((tmpl * tmpl).sum(axis=(1, 2)), 1e-9)
+        half = sig > 0.5 * np.maximum(amp, 1e-6)[:, None, None]
+        core = tmpl > 0.5
+        size = 2.0 * np.sqrt((half & (tmpl > 0.05)).sum(axis=(1, 2)) / np.pi)
+        peak = np.where(core, patches, 0).max(axis=(1, 2))
+        sigma = np.maximum(p.pos_sigma_k * np.maximum(size, 1.5) / np.maximum(snr, 1e-3), p.pos_sigma_floor)
+        return Detections(xy=np.stack([x, y], axis=1), sigma=sigma, snr=snr, contrast=amp * pol,
+                          noise=noise, size=size, peak=peak)
+

@@ -1,0 +1,290 @@
+"""The tracking stage: candidates and tracks in the one decode pass, kinematics when it ends.
+
+``TrackingCollector.process(frame, motion)`` sees every frame once with its
+camera-motion sample (``vidforensics.motion.MotionSample``: ``to_ref``, ``run``,
+``residual_px``, ``reliable``); it keeps only the tracks' points, never a
+picture. ``finish(segments)`` splits tracks at segment starts (tracks never
+cross a cut), joins co-moving pieces of one object (a canopy and its payload),
+fits and classifies each track and returns :class:`TrackResult` objects whose
+``to_report()`` is the report's ``tracks[]`` entry.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from vidforensics.tracking.detect import DetectParams, Detector
+from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
+from vidforensics.tracking.track import Track, Tracker, TrackParams
+
+# columns of Track.points
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL = range(14)
+
+
+class TrackingParams(BaseModel):
+    """The tracking stage; values in ``[tracking]`` and its sub-tables."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detect: DetectParams
+    track: TrackParams
+    kinematics: KinematicsParams
+    min_report_points: int      # confirmed tracks with fewer measured points are not reported
+    report_static: bool         # report background clutter (scene-static tracks) too
+    comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
+    comove_spread_px: float     # ... when their distance varies by less than this (std, px)
+    impact_window_s: float      # after a descending track is lost, watch its last place this long
+    impact_delta: float         # a change of the mean luma there (levels) this large is an impact (flash, dust)
+    impact_radius_px: int       # half-size of the watched patch, px
+
+
+@dataclass
+class TrackResult:
+    """One reported track; ``to_report()`` gives the report's ``tracks[]`` entry."""
+
+    id: int
+    segment: int
+    object_kind: str
+    points: list[list[float]]            # [frame, x, y] in that frame's pixels
+    descent: Kinematics
+    size_px: float
+    contrast: float
+    snr: float
+    start_frame: int
+    start_s: float
+    end_kind: str                         # impact, left_frame, lost, cut, clip_end
+    end_frame: int
+    end_s: float
+    end_xy: tuple[float, float]
+    end_ref_xy: tuple[float, float]       # where it ended in the run's reference pixels (for the spread)
+    run: int
+    gaps: int = 0                          # frames inside the track without a measurement
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_report(self) -> dict[str, Any]:
+        d = self.descent
+        r6 = lambda v: None if v is None else round(float(v), 6)  # noqa: E731
+        descent = {
+            "kind": d.kind, "model": d.model, "reason": d.reason,
+            "vy_px_s": r6(d.vy_px_s), "vy_sigma_px_s": r6(d.vy_sigma),
+            "ay_px_s2": r6(d.ay_px_s2), "ay_sigma_px_s2": r6(d.ay_sigma),
+            "vx_px_s": r6(d.vx_px_s), "a_over_v_per_s": r6(d.a_over_v), "a_over_v_sigma": r6(d.a_over_v_sigma),
+            "release_before_first_s": r6(d.release_s),
+            "criterion": {"name": "F-test CV vs CA (y)", "f": r6(d.ftest_f), "p": r6(d.ftest_p),
+                          "bic_cv": r6(d.bic_cv), "bic_ca": r6(d.bic_ca)},
+            "duration_s": r6(d.duration_s), "points_used": d.n_points,
+            "residual_px": r6(d.residual_px), "motion_residual_px": r6(d.motion_residual_px),
+        }
+        if d.m_per_px is not None:
+            descent["metric"] = {"m_per_px": r6(d.m_per_px), "vy_m_s": r6(d.vy_m_s), "vy_sigma_m_s": r6(d.vy_m_s_sigma),
+                                 "ay_m_s2": r6(d.ay_m_s2), "ay_sigma_m_s2": r6(d.ay_m_s2_sigma)}
+        return {
+            "id": self.id, "segment": self.segment, "object_kind": self.object_kind,
+            "points": [[int(f), round(x, 3), round(y, 3)] for f, x, y in self.points],
+            "descent": descent,
+            "size_px": round(self.size_px, 3), "contrast": round(self.contrast, 3), "snr": round(self.snr, 3),
+            "start": {"frame": self.start_frame, "time_s": round(self.start_s, 6)},
+            "end": {"kind": self.end_kind, "frame": self.end_frame, "time_s": round(self.end_s, 6),
+                    "x": round(self.end_xy[0], 3), "y": round(self.end_xy[1], 3)},
+        }
+
+
+@dataclass
+class _Watch:
+    track: Track
+    until_s: float
+    ref_xy: np.ndarray
+    base_luma: float
+    hit: bool = False
+
+
+class TrackingCollector:
+    """Sees every frame once with its camera motion; returns the tracks when the pass ends."""
+
+    def __init__(self, params: TrackingParams, scale: Scale | None = None):
+        self.p = params
+        self.scale = scale
+        self.detector = Detector(params.detect)
+        self.tracker = Tracker(params.track)
+        self._watches: list[_Watch] = []
+        self._seen_done = 0
+        self._last_index = -1
+        self._last_t = math.nan
+        self._dt = 0.04
+        self.frame_size = (0, 0)
+        self._pieces: list[tuple[int, Track]] | None = None
+
+    def process(self, frame, motion) -> None:
+        """One frame (``vidforensics.io.decode.Frame``) and its ``MotionSample``."""
+        luma = frame.luma()
+        self.frame_size = (luma.shape[1], luma.shape[0])
+        t = frame.time_s
+        if not math.isfinite(t):   # no container timestamp: continue at the last interval
+            t = (self._last_t + self._dt) if math.isfinite(self._last_t) else frame.index * self._dt
+        elif math.isfinite(self._last_t) and t > self._last_t:
+            self._dt = min(self._dt, t - self._last_t) if self._last_index >= 0 else t - self._last_t
+        self._last_t, self._last_index = t, frame.index
+        dets = self.detector.detect(luma)
+        self.tracker.step(frame.index, t, dets, np.asarray(motion.to_ref, float), self.frame_size, int(motion.run),
+                          float(motion.residual_px), bool(motion.reliable))
+        self._watch(luma, t, np.asarray(motion.to_ref, float), int(motion.run))
+
+    def _watch(self, luma: np.ndarray, t: float, to_ref: np.ndarray, run: int) -> None:
+        """Impact watch: the mean luma where a lost track vanished, for ``impact_window_s`` afterwards."""
+        done = self.tracker.done
+        for tr in done[self._seen_done:]:
+            if tr.end_kind == "lost" and tr.run == run and len(tr.points) >= 2:
+                last = tr.points[-1]
+                self._watches.append(_Watch(tr, t + self.p.impact_window_s, np.array([last[RX], last[RY]]),
+                                            math.nan))
+        self._seen_done = len(done)
+        if not self._watches:
+            return
+        inv = np.linalg.inv(to_ref)
+        r = self.p.impact_radius_px
+        h, w = luma.shape
+        keep = []
+        for wt in self._watches:
+            if wt.track.run != run or t > wt.until_s:
+                continue
+            x, y, s = inv @ np.array([wt.ref_xy[0], wt.ref_xy[1], 1.0])
+            x, y = int(round(x / s)), int(round(y / s))
+            if not (r <= x < w - r and r <= y < h - r):
+                continue
+            m = float(luma[y - r:y + r + 1, x - r:x + r + 1].mean())
+            if math.isnan(wt.base_luma):
+                wt.base_luma = m
+            elif abs(m - wt.base_luma) >= self.p.impact_delta:
+                wt.hit = True
+                wt.track.end_kind = "impact"
+                continue
+            keep.append(wt)
+        self._watches = keep
+
+    def finish(self, segments: list[tuple[int, int]], scale: Scale | None = None) -> list[TrackResult]:
+        """All reported tracks, split at segment starts, ``[start_frame, end_frame)`` each.
+
+        Segments not given (empty list) mean one segment over the whole clip.
+        Calling it again (say with another ``scale``) re-fits the same tracks.
+        Ids are the tracks' order: by segment, then first frame.
+        """
+        if self._pieces is None:
+            tracks = self.tracker.close(self._last_index)
+            if not segments:
+                segments = [(0, self._last_index + 1)]
+            pieces: list[tuple[int, Track]] = []
+            for tr in tracks:
+                pieces.extend(_split(tr, segments))
+            self._pieces = self._merge_comoving(pieces)
+        scale = scale if scale is not None else self.scale
+        out = []
+        for seg, tr in self._pieces:
+            if len(tr.points) < self.p.min_report_points:
+                continue
+            res = self._result(seg, tr, scale)
+            if res.object_kind == "static" and not self.p.report_static:
+                continue
+            out.append(res)
+        out.sort(key=lambda r: (r.segment, r.start_frame, r.points[0][1], r.points[0][2]))
+        for i, r in enumerate(out):
+            r.id = i
+        return out
+
+    def _merge_comoving(self, pieces: list[tuple[int, Track]]) -> list[tuple[int, Track]]:
+        """Join overlapping tracks of one run and segment that move together (canopy + payload)."""
+        p = self.p
+        pieces = sorted(pieces, key=lambda st: -len(st[1].points))
+        merged: list[tuple[int, Track]] = []
+        for seg, tr in pieces:
+            a = np.array(tr.points)
+            host = None
+            for seg2, tr2 in merged:
+                if seg2 != seg or tr2.run != tr.run:
+                    continue
+                b = np.array(tr2.points)
+                common, ia, ib = np.intersect1d(a[:, F], b[:, F], return_indices=True)
+                if len(common) < max(3, 0.5 * len(a)):
+                    continue
+                d = np.hypot(a[ia, RX] - b[ib, RX], a[ia, RY] - b[ib, RY])
+                if np.median(d) <= p.comove_px and d.std() <= p.comove_spread_px:
+                    host = tr2
+                    off = np.median(b[ib][:, [RX, RY]] - a[ia][:, [RX, RY]], axis=0)
+                    offf = np.median(b[ib][:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
+                    have = set(b[:, F].astype(int))
+                    for row in tr.points:
+                        if int(row[F]) not in have:
+                            row = list(row)
+                            row[RX] += off[0]
+                            row[RY] += off[1]
+                            row[X] += offf[0]
+                            row[Y] += offf[1]
+                            tr2.points.append(tuple(row))
+                    tr2.points.sort(key=lambda r: r[F])
+                    break
+            if host is None:
+                merged.append((seg, tr))
+        return merged
+
+    def _result(self, seg: int, tr: Track, scale_in: Scale | None) -> TrackResult:
+        a = np.array(tr.points)
+        # scene-relative positions in the first frame's pixels: reference -> first frame
+        inv_first = np.linalg.inv(tr.first_to_ref)
+        hom = np.c_[a[:, RX], a[:, RY], np.ones(len(a))] @ inv_first.T
+        xy = hom[:, :2] / hom[:, 2:3]
+        s_first = math.sqrt(abs(np.linalg.det(inv_first[:2, :2])))
+        rel = a[:, REL] > 0.5
+        use = rel if rel.sum() >= self.p.kinematics.min_points else np.ones(len(a), bool)
+        size = float(np.median(a[:, SIZE]))
+        scale = scale_in.resolve(size) if scale_in is not None else None
+        kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
+                      float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
+                      self.p.kinematics, scale)
+        frames = a[:, F].astype(int)
+        return TrackResult(
+            id=tr.id, segment=seg, object_kind=kin.object_kind,
+            points=[[int(f), float(x), float(y)] for f, x, y in a[:, [F, X, Y]]],
+            descent=kin, size_px=size, contrast=float(np.median(a[:, CON])), snr=float(np.median(a[:, SNR])),
+            start_frame=int(frames[0]), start_s=float(a[0, T]), end_kind=tr.end_kind or "lost",
+            end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
+            end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,
+            gaps=int(frames[-1] - frames[0] + 1 - len(frames)))
+
+
+def _split(tr: Track, segments: list[tuple[int, int]]) -> list[tuple[int, Track]]:
+    """The pieces of a track inside each segment; a piece that stops at a segment end ended at a cut."""
+    out = []
+    for si, (s, e) in enumerate(segments):
+        pts = [p for p in tr.points if s <= p[F] < e]
+        if not pts:
+            continue
+        if len(pts) == len(tr.points):
+            return [(si, tr)]
+        piece = Track(id=tr.id, run=tr.run, first_to_ref=tr.first_to_ref, points=pts, confirmed=True,
+                      end_kind="cut" if pts[-1] is not tr.points[-1] else tr.end_kind, end_frame=int(pts[-1][F]))
+        out.append((si, piece))
+    return out
+
+
+def spread(results: list[TrackResult]) -> dict[str, Any]:
+    """How several descending objects of one clip are spread in time and place.
+
+    Positions are where each track ended, in its run's reference pixels, so they
+    are comparable only within one run (and are grouped by run).
+    """
+    desc = [r for r in results if r.descent.kind in ("retarded", "free_fall")]
+    out: dict[str, Any] = {"descending": len(desc), "runs": {}}
+    by_run: dict[int, list[TrackResult]] = {}
+    for r in desc:
+        by_run.setdefault(r.run, []).append(r)
+    for run, rs in sorted(by_run.items()):
+        ends = np.array([r.end_s for r in rs])
+        xy = np.array([r.end_ref_xy for r in rs])
+        out["runs"][run] = {"count": len(rs), "first_end_s": round(float(ends.min()), 6),
+                            "last_end_s": round(float(ends.max()), 6),
+                            "end_span_s": round(float(np.ptp(ends)), 6),
+                            "end_spread_px": round(float(np.max(np.ptp(xy, axis=0))), 3) if len(rs) > 1 else 0.0}
+    return out
