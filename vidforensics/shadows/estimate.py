@@ -746,28 +746,16 @@ def _combine_cues(a: ShadowEstimate, b: ShadowEstimate, params: ShadowParams) ->
                           a.cues + b.cues, a.vanishing_point, None)
 
 
-def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
-    """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
-
-    Every near-vertical segment's lower end is a candidate foot. Rays leave it every
-    ``ray_step_deg``; along each, the darkest sample within ``ray_core_px`` of the ray is
-    compared with the brighter of two samples ``ray_lit_px`` either side (cast-shadow ratio and
-    chromaticity as for the edges). A ray's length is the farthest sample up to which at least
-    ``ray_prefix_frac`` of the samples pass. The longest ray of a foot is its shadow if it is a
-    thin stripe (lit on both sides), no stripe leaves the foot the other way (a stripe passing
-    behind a pole) and no second direction is nearly as long. The direction is refined by a line
-    fit through the stripe's darkest points.
-    """
-    work, scale = _to_working(rgb, params)
-    h, w = work.shape[:2]
-    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+def _caster_feet(work: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
+    """Feet (lower ends) and up directions of near-vertical casters, longest first (working px)."""
+    w = work.shape[1]
     grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     seg = _detect_segments(grey, params.ray_caster_min_frac * w)
     d = seg[:, 2:] - seg[:, :2]
     offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
     seg = seg[offv <= params.caster_vertical_tol_deg]
     if len(seg) == 0:
-        return None, scale, centre
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     low_first = (seg[:, 1] > seg[:, 3])[:, None]
     low = np.where(low_first, seg[:, :2], seg[:, 2:])
     high = np.where(low_first, seg[:, 2:], seg[:, :2])
@@ -783,16 +771,38 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
         ups.append(_unit(high[i] - low[i]))
         if len(feet) >= params.ray_max_casters:
             break
-    feet, ups = np.array(feet, np.float32), np.array(ups, np.float32)
-    th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
+    return np.array(feet, np.float32), np.array(ups, np.float32)
+
+
+@dataclass
+class _Stripes:
+    """Stripe evidence along rays from caster feet (working px)."""
+
+    L: np.ndarray        # (M, A) samples from the foot over which the ray follows a shadow stripe
+    lum: np.ndarray      # (M, A, R, O) luminance samples (core offsets first, then the two lit ones)
+    r: np.ndarray        # (R,) distance of the samples from the foot
+    core: np.ndarray     # (nc,) perpendicular offsets searched for the stripe's core
+
+
+def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.ndarray,
+                    params: ShadowParams) -> _Stripes:
+    """Sample rays leaving each foot along the unit directions ``u`` (M, A, 2) and measure stripes.
+
+    Along each ray the darkest sample within ``ray_core_px`` of the ray is compared with the
+    brighter of two samples ``ray_lit_px`` either side (cast-shadow ratio and chromaticity as
+    for the edges). A ray's length is the farthest sample up to which at least
+    ``ray_prefix_frac`` of the samples pass; rays along the caster's own axis and rays that
+    are edges rather than stripes (lit on one side only) get length 0.
+    """
+    w = work.shape[1]
     r = np.arange(params.ray_r0_px, params.ray_len_frac * w, params.ray_step_px, dtype=np.float32)
     core = np.arange(-params.ray_core_px, params.ray_core_px + 1e-3, 1.0, dtype=np.float32)
     nc = len(core)
     offs = np.concatenate([core, np.array([-params.ray_lit_px, params.ray_lit_px], np.float32)])
-    u = np.stack([np.cos(th), np.sin(th)], 1)
-    n = np.stack([-u[:, 1], u[:, 0]], 1)
-    pts = (feet[:, None, None, None, :] + r[None, None, :, None, None] * u[None, :, None, None, :]
-           + offs[None, None, None, :, None] * n[None, :, None, None, :])          # (M, A, R, O, 2)
+    u = u.astype(np.float32)
+    n = np.stack([-u[..., 1], u[..., 0]], -1)
+    pts = (feet[:, None, None, None, :] + r[None, None, :, None, None] * u[:, :, None, None, :]
+           + offs[None, None, None, :, None] * n[:, :, None, None, :])              # (M, A, R, O, 2)
     shp = pts.shape[:-1]
     flat = pts.reshape(-1, 2)
     k = len(flat)
@@ -821,31 +831,71 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     good = (np.cumsum(ok, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & ok
     L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)            # (M, A) samples
     sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
-    vertical = np.abs(ups @ u.T) > math.cos(math.radians(params.ray_vertical_excl_deg))
+    vertical = np.abs(np.einsum("mak,mk->ma", u, ups)) > math.cos(math.radians(params.ray_vertical_excl_deg))
     L = np.where(vertical | (sshare < params.ray_stripe_min_share), 0, L)
+    return _Stripes(L, lum, r, core)
+
+
+def _foot_shadows(L: np.ndarray, w: int, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which feet have a shadow stripe, its angle index and its length (samples).
+
+    The longest ray of a foot is its shadow if it is long enough, no stripe leaves the foot
+    the other way (a stripe passing behind a pole) and no second direction is nearly as long.
+    Angle indices are taken as evenly spaced round the circle (``L``'s second axis).
+    """
     M, A = L.shape
+    step = 360.0 / A
     best = L.argmax(1)
     Lb = L[np.arange(M), best]
     dA = (np.arange(A)[None, :] - best[:, None]) % A
-    dA = np.minimum(dA, A - dA) * params.ray_step_deg
+    dA = np.minimum(dA, A - dA) * step
     opp = np.where(dA >= 180.0 - params.ray_opposite_tol_deg, L, 0).max(1)
     riv = np.where(dA >= params.ray_rival_sep_deg, L, 0).max(1)
     keep = ((Lb * params.ray_step_px >= params.ray_min_len_frac * w) & (opp < params.ray_opposite_max * Lb)
             & (riv < params.ray_rival_max * Lb))
+    return keep, best, Lb
+
+
+def _stripe_turn(st: _Stripes, m: int, a: int, nl: int) -> float:
+    """Angle (rad) between ray ``a`` of foot ``m`` and the stripe along it: a line fit through
+    the stripe's darkest points (sub-pixel across the ray), over its first ``nl`` samples."""
+    core = st.core
+    nc = len(core)
+    prof = st.lum[m, a, :nl, :nc]                                           # (nl, nc)
+    j = np.clip(prof.argmin(-1), 1, nc - 2)
+    y0, y1, y2 = (prof[np.arange(nl), j - 1], prof[np.arange(nl), j], prof[np.arange(nl), j + 1])
+    den = y0 - 2 * y1 + y2
+    sub = core[j] + np.where(den > 1e-6, 0.5 * (y0 - y2) / np.maximum(den, 1e-6), 0.0)
+    slope = np.polyfit(st.r[:nl], sub, 1)[0] if nl >= 4 else 0.0
+    return math.atan(float(slope))
+
+
+def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
+    """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
+
+    Every near-vertical segment's lower end is a candidate foot; rays leave it every
+    ``ray_step_deg`` (``_stripe_lengths`` measures them). The longest ray of a foot is its
+    shadow if no stripe leaves the foot the other way (a stripe passing behind a pole) and no
+    second direction is nearly as long. The direction is refined by a line fit through the
+    stripe's darkest points.
+    """
+    work, scale = _to_working(rgb, params)
+    h, w = work.shape[:2]
+    centre = ((w - 1) / 2.0, (h - 1) / 2.0)
+    feet, ups = _caster_feet(work, params)
+    if len(feet) == 0:
+        return None, scale, centre
+    th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
+    u = np.broadcast_to(np.stack([np.cos(th), np.sin(th)], 1), (len(feet), len(th), 2))
+    st = _stripe_lengths(work, feet, ups, u, params)
+    keep, best, Lb = _foot_shadows(st.L, w, params)
     if not keep.any():
         return None, scale, centre
     ps, qs, ws = [], [], []
     for m in np.flatnonzero(keep):
         a, nl = best[m], int(Lb[m])
-        prof = lum[m, a, :nl, :nc]                                           # (nl, nc)
-        j = np.clip(prof.argmin(-1), 1, nc - 2)
-        y0, y1, y2 = (prof[np.arange(nl), j - 1], prof[np.arange(nl), j], prof[np.arange(nl), j + 1])
-        den = y0 - 2 * y1 + y2
-        sub = core[j] + np.where(den > 1e-6, 0.5 * (y0 - y2) / np.maximum(den, 1e-6), 0.0)
-        rr = r[:nl]
-        slope = np.polyfit(rr, sub, 1)[0] if nl >= 4 else 0.0
-        ang = th[a] + math.atan(float(slope))
-        tip_r = float(rr[-1])
+        ang = th[a] + _stripe_turn(st, m, a, nl)
+        tip_r = float(st.r[nl - 1])
         foot = feet[m]
         ps.append(foot)
         qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
