@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from vidforensics.cuts.boundaries import CutParams
 from vidforensics.cuts.fingerprint import FingerprintParams
 from vidforensics.errors import ConfigError
+from vidforensics.motion import MotionParams
 from vidforensics.shadows.compare import CompareParams
 from vidforensics.shadows.estimate import ShadowParams
 from vidforensics.shadows.stage import ShadowSamplingParams
@@ -49,6 +50,7 @@ class Config(_Strict):
     shadow_sampling: ShadowSamplingParams
     shadow_compare: CompareParams
     solar: SolarParams
+    motion: MotionParams
 
 
 KNOWN_STAGES = ("cuts", "fingerprint", "shadows")
