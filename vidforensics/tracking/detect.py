@@ -40,11 +40,13 @@ class DetectParams(BaseModel):
     background_levels: int     # further pyramid levels below the work level for the local background
     noise_block: int           # work px per side of a block of the local noise estimate
     noise_floor: float         # lowest noise sigma (band-pass levels): flat, compressed sky is not noise-free
-    snr_min: float             # pixels above this band-pass SNR are a candidate's footprint
+    snr_low: float             # pixels above this band-pass SNR are a candidate's footprint (a faint canopy too)
+    snr_min: float             # a candidate's peak band-pass SNR must reach this
     max_points: int            # at most this many footprint pixels per frame (the strongest; bounds the work)
     merge_px: float            # footprint pixels closer than this (full-res px) are one object (canopy + payload)
     max_size_px: float         # footprints wider than this (equivalent diameter, full-res px) are structure
     max_candidates: int        # strongest candidates kept per frame (bounds the tracker's work)
+    border_px: float           # candidates this close to the picture's edge are dropped (filters ring there)
     patch_radius: int          # full-res patch half-size for the sub-pixel fit
     fit_iterations: int        # Gaussian-weighted centroid iterations
     pos_sigma_k: float         # position sigma = k * width / SNR (px), the Gaussian-fit error
@@ -65,6 +67,7 @@ class Detections:
     noise : (n,) luma noise sigma around the candidate, levels
     size : (n,) equivalent diameter of the above-half-contrast footprint, px
     peak : (n,) brightest luma in the core (flares saturate)
+    texture : (n,) local band-pass noise over the frame's median: ~1 against sky, high on textured ground
     """
 
     xy: np.ndarray
@@ -74,6 +77,7 @@ class Detections:
     noise: np.ndarray
     size: np.ndarray
     peak: np.ndarray
+    texture: np.ndarray
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -81,7 +85,7 @@ class Detections:
     @staticmethod
     def empty() -> "Detections":
         z = np.zeros(0)
-        return Detections(np.zeros((0, 2)), z, z, z, z, z, z)
+        return Detections(np.zeros((0, 2)), z, z, z, z, z, z, z)
 
 
 class Detector:
@@ -124,7 +128,7 @@ class Detector:
         pad = cv2.copyMakeBorder(blocks, 1, 1, 1, 1, cv2.BORDER_REPLICATE)
         stack = np.stack([pad[i:i + nbh, j:j + nbw] for i in range(3) for j in range(3)])
         noise_small = np.maximum(np.median(stack, axis=0) * 1.2533, p.noise_floor).astype(np.float32)
-        thr_map = cv2.resize(noise_small * np.float32(p.snr_min), (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
+        thr_map = cv2.resize(noise_small * np.float32(p.snr_low), (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
         if thr_map.shape != diff.shape:
             thr_map = cv2.copyMakeBorder(thr_map, 0, wh - thr_map.shape[0], 0, ww - thr_map.shape[1],
                                          cv2.BORDER_REPLICATE)
@@ -160,7 +164,7 @@ class Detector:
         np.maximum.at(peak, lab, snr)
         area = np.bincount(lab, minlength=n).astype(np.float64)
         diam = 2.0 * np.sqrt(area / np.pi) * k
-        keep = np.flatnonzero((area > 0) & (diam <= p.max_size_px))
+        keep = np.flatnonzero((area > 0) & (diam <= p.max_size_px) & (peak >= p.snr_min))
         if keep.size == 0:
             return Detections.empty()
         keep = keep[np.argsort(-peak[keep], kind="stable")[: p.max_candidates]]
@@ -171,10 +175,21 @@ class Detector:
         pol = np.sign(np.bincount(lab, weights=signed * snr, minlength=n)[keep])
         pol[pol == 0] = -1.0
         xy0 = np.stack([(cx + 0.5) * k - 0.5, (cy + 0.5) * k - 0.5], axis=1)
-        return self._refine(luma, xy0, pol, peak[keep], diam[keep])
+        bp = p.border_px
+        inside = (xy0[:, 0] >= bp) & (xy0[:, 1] >= bp) & (xy0[:, 0] <= w - 1 - bp) & (xy0[:, 1] <= h - 1 - bp)
+        if not inside.all():
+            keep, xy0, pol, cx, cy = keep[inside], xy0[inside], pol[inside], cx[inside], cy[inside]
+            if keep.size == 0:
+                return Detections.empty()
+        # how textured the candidate's surroundings are, against the frame's typical (sky) noise
+        med = float(np.median(noise_small))
+        bx = np.clip((cx // b).astype(int), 0, nbw - 1)
+        by = np.clip((cy // b).astype(int), 0, nbh - 1)
+        texture = noise_small[by, bx] / max(med, 1e-6)
+        return self._refine(luma, xy0, pol, peak[keep], diam[keep], texture)
 
     def _refine(self, luma: np.ndarray, xy0: np.ndarray, pol: np.ndarray, snr: np.ndarray,
-                diam: np.ndarray) -> Detections:
+                diam: np.ndarray, texture: np.ndarray) -> Detections:
         """Full-resolution background, noise, contrast, size and Gaussian-fit centre of each candidate."""
         p = self.p
         h, w = luma.shape
@@ -220,5 +235,5 @@ class Detector:
         peak = np.where(core, patches, 0).max(axis=(1, 2))
         sigma = np.maximum(p.pos_sigma_k * np.maximum(size, 1.5) / np.maximum(snr, 1e-3), p.pos_sigma_floor)
         return Detections(xy=np.stack([x, y], axis=1), sigma=sigma, snr=snr, contrast=amp * pol,
-                          noise=noise, size=size, peak=peak)
+                          noise=noise, size=size, peak=peak, texture=texture.astype(np.float64))
 

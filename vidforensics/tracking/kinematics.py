@@ -74,6 +74,11 @@ class KinematicsParams(BaseModel):
     aircraft_ratio: float      # ... and |vx| at least this many times |vy|
     erratic_ratio: float       # erratic (bird, insect): CA residual above this many times the position sigma ...
     erratic_min_px: float      # ... and above this many px
+    frozen_max_px: float       # frame positions steadier than this (std, px) while the scene moved: a codec artefact
+    sideways_ratio: float      # |vx| above this many times vy: sideways (birds, clutter sliding along an edge)
+    max_brake_per_s: float     # a canopy brakes at most this fast: -a / v above it is not a canopy
+    texture_max: float         # surroundings this many times noisier than the frame's sky: ground clutter
+    outlier_k: float           # points off the CA fit by more than this many robust sigma are dropped before the fits
 
 
 class Scale(BaseModel):
@@ -163,7 +168,8 @@ class Kinematics:
 
 def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: np.ndarray, contrast: float,
             peak_luma: float, frame_width: int, params: KinematicsParams,
-            scale: tuple[float, float] | None = None) -> Kinematics:
+            scale: tuple[float, float] | None = None, frame_xy: np.ndarray | None = None,
+            texture: float = 1.0) -> Kinematics:
     """Fit, classify and (with a scale) convert one track.
 
     Parameters
@@ -176,6 +182,8 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     peak_luma : brightest core luma along the track
     frame_width : px, for the aircraft speed
     scale : (metres per pixel, sigma) at the first frame, optional
+    frame_xy : (n, 2) the same points in their own frames' pixels (a codec artefact stands still there)
+    texture : median local noise around the track over the frame's sky noise
     """
     p = params
     n = len(t)
@@ -185,6 +193,24 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if n < p.min_points or dur < p.min_duration_s:
         kind = "static" if span < p.static_max_px else "other"
         return Kinematics(kind, "inconclusive", None, f"too short ({n} points, {dur:.2f} s)", **base)
+    # robust: drop points far off a first CA fit (twice), e.g. frames where only the payload and not
+    # its canopy was seen, or a codec blob took the track's place for a frame
+    keep = np.ones(n, bool)
+    for _ in range(2):
+        tc = t[keep] - 0.5 * (t[keep][0] + t[keep][-1])
+        res = np.stack([xy[keep, i] - np.polyval(np.polyfit(tc, xy[keep, i], 2), tc) for i in (0, 1)], 1)
+        mad = 1.4826 * np.median(np.abs(res), axis=0) + 1e-3
+        inl = np.all(np.abs(res) <= p.outlier_k * mad, axis=1)
+        if inl.all() or inl.sum() < p.min_points:
+            break
+        idx = np.flatnonzero(keep)
+        keep[idx[~inl]] = False
+    t, xy, sigma = t[keep], xy[keep], sigma[keep]
+    motion_residual = motion_residual[keep]
+    if frame_xy is not None:
+        frame_xy = frame_xy[keep]
+    n = len(t)
+    base["n_points"] = n
     tc = t - 0.5 * (t[0] + t[-1])
     fx_cv, fx_ca = fit_axis(tc, xy[:, 0], sigma, "cv"), fit_axis(tc, xy[:, 0], sigma, "ca")
     fy_cv, fy_ca = fit_axis(tc, xy[:, 1], sigma, "cv"), fit_axis(tc, xy[:, 1], sigma, "ca")
@@ -223,6 +249,14 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if span < p.static_max_px:
         out.object_kind, out.kind, out.reason = "static", "not_descending", f"moves {span:.1f} px in the scene"
         return out
+    if frame_xy is not None and float(np.max(np.std(frame_xy, axis=0))) < p.frozen_max_px:
+        out.object_kind, out.kind = "frozen", "not_descending"
+        out.reason = "stands still in the picture to a fraction of its noise while the scene moves: a codec artefact"
+        return out
+    if texture > p.texture_max:
+        out.object_kind, out.kind = "clutter", "not_descending"
+        out.reason = f"against texture {texture:.1f}x the sky's noise (ground, buildings)"
+        return out
     if contrast > 0 and peak_luma >= p.flare_min_luma:
         out.object_kind, out.kind, out.reason = "flare", "not_descending", f"bright (peak luma {peak_luma:.0f})"
         return out
@@ -237,6 +271,10 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if not (vy - k * vy_s > 0 and vy >= p.min_descent_px_s):
         out.kind = "not_descending"
         out.reason = f"vertical speed {vy:.2f} +- {vy_s:.2f} px/s"
+        return out
+    if abs(vx) > p.sideways_ratio * vy:
+        out.object_kind, out.kind = "sideways", "not_descending"
+        out.reason = f"moves sideways ({vx:.1f} px/s) more than down ({vy:.1f} px/s)"
         return out
     out.object_kind = "falling"
     g_px = None
@@ -256,6 +294,9 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
             out.reason = f"accelerating {a:.2f} +- {a_s:.2f} px/s^2 but not like a fall from rest (tau {tau:.1f} s)"
         return out
     if a + k * a_s < 0:
+        if -a / max(v_ca, 1e-9) > p.max_brake_per_s:
+            out.reason = f"braking {a:.2f} px/s^2 at {v_ca:.1f} px/s: faster than a canopy brakes"
+            return out
         out.kind, out.reason = "retarded", f"decelerating {a:.2f} +- {a_s:.2f} px/s^2 while descending"
         return out
     bound = a + k * a_s

@@ -22,7 +22,7 @@ from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale
 from vidforensics.tracking.track import Track, Tracker, TrackParams
 
 # columns of Track.points
-F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL = range(14)
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX = range(15)
 
 
 class TrackingParams(BaseModel):
@@ -34,7 +34,7 @@ class TrackingParams(BaseModel):
     track: TrackParams
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
-    report_static: bool         # report background clutter (scene-static tracks) too
+    report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
     comove_spread_px: float     # ... when their distance varies by less than this (std, px)
     impact_window_s: float      # after a descending track is lost, watch its last place this long
@@ -54,6 +54,7 @@ class TrackResult:
     size_px: float
     contrast: float
     snr: float
+    noise: float                          # luma noise sigma around it (levels)
     start_frame: int
     start_s: float
     end_kind: str                         # impact, left_frame, lost, cut, clip_end
@@ -87,6 +88,7 @@ class TrackResult:
             "points": [[int(f), round(x, 3), round(y, 3)] for f, x, y in self.points],
             "descent": descent,
             "size_px": round(self.size_px, 3), "contrast": round(self.contrast, 3), "snr": round(self.snr, 3),
+            "noise": round(self.noise, 3),
             "start": {"frame": self.start_frame, "time_s": round(self.start_s, 6)},
             "end": {"kind": self.end_kind, "frame": self.end_frame, "time_s": round(self.end_s, 6),
                     "x": round(self.end_xy[0], 3), "y": round(self.end_xy[1], 3)},
@@ -186,7 +188,7 @@ class TrackingCollector:
             if len(tr.points) < self.p.min_report_points:
                 continue
             res = self._result(seg, tr, scale)
-            if res.object_kind == "static" and not self.p.report_static:
+            if res.object_kind not in self.p.report_kinds:
                 continue
             out.append(res)
         out.sort(key=lambda r: (r.segment, r.start_frame, r.points[0][1], r.points[0][2]))
@@ -242,12 +244,13 @@ class TrackingCollector:
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
-                      self.p.kinematics, scale)
+                      self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.median(a[:, TEX])))
         frames = a[:, F].astype(int)
         return TrackResult(
             id=tr.id, segment=seg, object_kind=kin.object_kind,
             points=[[int(f), float(x), float(y)] for f, x, y in a[:, [F, X, Y]]],
             descent=kin, size_px=size, contrast=float(np.median(a[:, CON])), snr=float(np.median(a[:, SNR])),
+            noise=float(np.median(a[:, NOI])),
             start_frame=int(frames[0]), start_s=float(a[0, T]), end_kind=tr.end_kind or "lost",
             end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
             end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,

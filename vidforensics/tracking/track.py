@@ -60,7 +60,7 @@ class Track:
     """One track's record (everything the stage needs afterwards).
 
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
-    snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1).
+    snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture.
     """
 
     id: int
@@ -164,7 +164,7 @@ class Tracker:
                                                 float(ref[jj, 0]), float(ref[jj, 1]), float(r_sig[jj]),
                                                 float(dets.snr[jj]), float(dets.contrast[jj]), float(dets.noise[jj]),
                                                 float(dets.size[jj]), float(dets.peak[jj]), float(residual_px),
-                                                float(reliable)))
+                                                float(reliable), float(dets.texture[jj])))
             self._retire(frame, t, Xp, to_ref, frame_size)
         free = np.setdiff1d(np.arange(m), assigned[assigned >= 0])
         if free.size:
@@ -229,7 +229,7 @@ class Tracker:
             tr.points.append((frame, t, float(dets.xy[j, 0]), float(dets.xy[j, 1]), float(ref[j, 0]),
                               float(ref[j, 1]), float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]),
                               float(dets.noise[j]), float(dets.size[j]), float(dets.peak[j]), float(residual_px),
-                              float(reliable)))
+                              float(reliable), float(dets.texture[j])))
             self.live.append(tr)
 
     def _close_all(self, kind: str, frame: int) -> None:

@@ -1,0 +1,149 @@
+"""The tracking stage on real generated clips through the real decoder (no mocked video).
+
+Clips come from ``benchmarks/trackscenes.py`` (sky over real ground, exact truth),
+are H.264-encoded with ``write_video`` and decoded by ``iter_frames``. Camera
+motion is the generator's exact truth in the ``MotionSample`` shape, so these
+tests measure the tracking stage alone (``benchmarks/tracking.py`` runs it with
+the real camera-motion estimator).
+"""
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import trackscenes as S  # noqa: E402
+
+from vidforensics.io.decode import iter_frames  # noqa: E402
+from vidforensics.tracking.kinematics import Scale  # noqa: E402
+from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
+
+SIZE = (640, 360)
+FALLING = ("retarded", "free_fall")
+
+
+@pytest.fixture(scope="module")
+def params() -> TrackingParams:
+    # only the [tracking] table: the stage's own parameters, as the pipeline gives them
+    data = tomllib.loads((REPO / "pipelines" / "default.toml").read_text(encoding="utf-8"))
+    return TrackingParams.model_validate(data["tracking"])
+
+
+def _scene(name: str, objects: list[S.Obj], n: int = 75, camera: S.Camera | None = None, seed: int = 1,
+           noise: float = 2.0) -> S.Scene:
+    cam = camera or S.Camera(cx=640.0, cy=324.0, vx=25.0, vy=-4.0, seed=seed)
+    shot = S.Shot(cam, "rocket", seed, horizon=0.62, cloud=0.4, objects=objects, n=n, m_per_px=0.5)
+    return S.Scene(name, SIZE, [shot], noise=noise, crf=23, seed=seed)
+
+
+def _retarded(x: float, y: float, vy: float = 30.0, canopy: bool = True, snr: float = 10.0) -> S.Obj:
+    return S.Obj("retarded", -1.0, 1e9, x, y, 4.0, vy, 6.0, -snr * 2.0, v_open=vy, canopy=canopy, seed=3)
+
+
+def _run(scene: S.Scene, folder: Path, params: TrackingParams, scale: Scale | None = None):
+    path = folder / f"{scene.name}.mp4"
+    truth = S.render(scene, path)
+    col = TrackingCollector(params, scale=scale)
+    for fr in iter_frames(path):
+        col.process(fr, truth["motion"][fr.index])
+    return col.finish([tuple(s) for s in truth["segments"]]), truth, scene
+
+
+def _descending(results):
+    return [r for r in results if r.descent.kind in FALLING]
+
+
+def _match(result, truth_obj) -> float:
+    """Share of the track's points within 8 px of the truth object (a canopy pulls the centre up) in the same frame."""
+    pos = {f: (x, y) for f, x, y in truth_obj["frames"]}
+    near = [f for f, x, y in result.points if f in pos and np.hypot(x - pos[f][0], y - pos[f][1]) <= 8.0]
+    return len(near) / len(result.points)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tracking")
+
+
+def test_parachute_is_retarded_with_its_speed(folder, params):
+    # world (640, 200) is frame (~320, 56) at the start; 30 world px/s down at zoom 1
+    scene = _scene("parachute", [_retarded(640.0, 200.0)])
+    results, truth, scene = _run(scene, folder, params)
+    desc = _descending(results)
+    assert len(desc) == 1, [(r.object_kind, r.descent.kind, r.descent.reason) for r in results]
+    r = desc[0]
+    assert r.descent.kind == "retarded", r.descent.reason
+    assert _match(r, truth["objects"][0]) > 0.9
+    t0 = truth["times"][r.start_frame]
+    tm = 0.5 * (t0 + truth["times"][r.end_frame])
+    vy_true = S.scene_velocity(scene, 0, 0, t0, tm)[1]
+    assert abs(r.descent.vy_px_s - vy_true) <= 0.03 * vy_true, (r.descent.vy_px_s, vy_true)
+    rep = r.to_report()
+    assert rep["points"][0][0] == r.start_frame and len(rep["points"][0]) == 3
+    assert rep["descent"]["kind"] == "retarded" and rep["end"]["kind"] in ("clip_end", "left_frame", "lost", "impact")
+
+
+def test_free_fall_is_free_fall(folder, params):
+    # released at rest at t = 0.1 s, g = 40 world px/s^2 (e.g. 0.25 m per px): 38 px in 1.4 s ... 150 px at 2.9 s
+    obj = S.Obj("free_fall", 0.1, 1e9, 560.0, 190.0, 6.0, 0.0, 6.0, -20.0, g=40.0)
+    results, truth, _ = _run(_scene("freefall", [obj], seed=2), folder, params)
+    desc = _descending(results)
+    assert len(desc) == 1, [(r.object_kind, r.descent.kind, r.descent.reason) for r in results]
+    assert desc[0].descent.kind == "free_fall", desc[0].descent.reason
+    # with the scale: the acceleration in m/s^2 is about g
+    scaled = _run(_scene("freefall_scaled", [obj], seed=2), folder, params, scale=Scale(m_per_px=9.80665 / 40.0))[0]
+    m = [r for r in scaled if r.descent.kind == "free_fall"][0].descent
+    assert abs(m.ay_m_s2 - 9.80665) < 4 * m.ay_m_s2_sigma + 0.5, (m.ay_m_s2, m.ay_m_s2_sigma)
+
+
+def test_three_objects_counted_without_identity_switch(folder, params):
+    objs = [_retarded(520.0, 190.0, vy=25.0, canopy=False), _retarded(640.0, 220.0, vy=32.0),
+            _retarded(760.0, 180.0, vy=28.0, canopy=False)]
+    results, truth, _ = _run(_scene("three", objs, seed=3), folder, params)
+    desc = _descending(results)
+    assert len(desc) == 3, [(r.object_kind, r.descent.kind, r.start_frame, r.end_frame) for r in results]
+    owners = []
+    for r in desc:
+        shares = [_match(r, o) for o in truth["objects"]]
+        assert max(shares) > 0.9, shares            # every point of a track is on one object: no switch
+        owners.append(int(np.argmax(shares)))
+    assert sorted(owners) == [0, 1, 2]
+    assert spread(results)["descending"] == 3
+
+
+def test_erratic_bird_is_not_descending(folder, params):
+    bird = S.Obj("bird", 0.0, 1e9, 500.0, 210.0, 60.0, 8.0, 6.0, -24.0, aspect=2.5, wiggle=10.0, seed=11)
+    results, _, _ = _run(_scene("bird", [bird], seed=4), folder, params)
+    assert _descending(results) == [], [(r.object_kind, r.descent.kind, r.descent.reason) for r in results]
+
+
+def test_track_does_not_cross_a_cut(folder, params):
+    scene = S.cut_scene(21)
+    results, truth, _ = _run(scene, folder, params)
+    segs = truth["segments"]
+    assert len(segs) == 2
+    for r in results:
+        s, e = segs[r.segment]
+        assert all(s <= f < e for f, _, _ in r.points), (r.segment, r.points[0], r.points[-1])
+    ends = [r for r in results if r.segment == 0 and r.end_frame == segs[0][1] - 1]
+    assert all(r.end_kind == "cut" for r in ends)
+    # each shot's object is found in its own segment
+    assert {r.segment for r in _descending(results)} == {0, 1}
+
+
+def test_deterministic(folder, params):
+    scene = _scene("det", [_retarded(600.0, 200.0)], n=40, seed=5)
+    path = folder / "det.mp4"
+    truth = S.render(scene, path)
+    outs = []
+    for _ in range(2):
+        col = TrackingCollector(params)
+        for fr in iter_frames(path):
+            col.process(fr, truth["motion"][fr.index])
+        outs.append([r.to_report() for r in col.finish([tuple(s) for s in truth["segments"]])])
+    assert outs[0] == outs[1] and outs[0]
