@@ -20,6 +20,7 @@ from vidforensics.shadows.compare import CompareParams
 from vidforensics.shadows.estimate import ShadowParams
 from vidforensics.shadows.stage import ShadowSamplingParams
 from vidforensics.solar import SolarParams
+from vidforensics.tracking.stage import TrackingParams
 
 
 class _Strict(BaseModel):
@@ -50,6 +51,7 @@ class Config(_Strict):
     shadow_sampling: ShadowSamplingParams
     shadow_compare: CompareParams
     solar: SolarParams
+    tracking: TrackingParams
     motion: MotionParams
 
 
