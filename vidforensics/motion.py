@@ -459,7 +459,7 @@ class CameraMotionEstimator:
         if k < p.min_inliers:
             return None
         hh = None
-        if k >= p.homography_min_inliers:
+        if n >= p.homography_min_inliers:
             hh = _homography_dlt(cur[inl], ref[inl])
             if hh is not None and k < n:
                 # points the similarity rejected may be the frame's edges under perspective:
@@ -476,7 +476,11 @@ class CameraMotionEstimator:
             # RANSAC's threshold must let shake and LK noise through, so points biased by
             # less than it (windows under translucent smoke, a slow object) stay in: trim
             # what lies far beyond the typical error of this fit, then fit again
-            e = _errors(hh if hh is not None else s, c, r)
+            # judged by the better of the two models at each point, so that trimming
+            # favours neither in the model choice that follows
+            e = _errors(s, c, r)
+            if hh is not None:
+                e = np.minimum(e, _errors(hh, c, r))
             keep = e <= p.trim_factor * float(np.median(e))
             if p.min_inliers <= keep.sum() < k:
                 c, r, k = c[keep], r[keep], int(keep.sum())
@@ -485,7 +489,7 @@ class CameraMotionEstimator:
                     hh = _homography_dlt(c, r)
         rms_s = _rms(s, c, r)
         model, H, rms = "similarity", s, rms_s
-        if hh is not None and spread >= p.homography_min_spread:
+        if hh is not None and spread >= p.homography_min_spread and k >= p.homography_min_inliers:
             rms_h = _rms(hh, c, r)
             if rms_s >= p.homography_gain * max(rms_h, 1e-9):
                 model, H, rms = "homography", hh, rms_h
