@@ -131,8 +131,11 @@ class TrackingCollector:
             self._dt = min(self._dt, t - self._last_t) if self._last_index >= 0 else t - self._last_t
         self._last_t, self._last_index = t, frame.index
         dets = self.detector.detect(luma)
+        # an unregistrable frame has no residual (NaN): its points are flagged, not given infinite sigma
+        res = float(motion.residual_px)
+        reliable = bool(motion.reliable) and math.isfinite(res)
         self.tracker.step(frame.index, t, dets, np.asarray(motion.to_ref, float), self.frame_size, int(motion.run),
-                          float(motion.residual_px), bool(motion.reliable))
+                          res if math.isfinite(res) else 0.0, reliable)
         self._watch(luma, t, np.asarray(motion.to_ref, float), int(motion.run))
 
     def _watch(self, luma: np.ndarray, t: float, to_ref: np.ndarray, run: int) -> None:
@@ -239,12 +242,20 @@ class TrackingCollector:
         xy = hom[:, :2] / hom[:, 2:3]
         s_first = math.sqrt(abs(np.linalg.det(inv_first[:2, :2])))
         rel = a[:, REL] > 0.5
-        use = rel if rel.sum() >= self.p.kinematics.min_points else np.ones(len(a), bool)
+        registered = rel.sum() >= self.p.kinematics.min_points
+        use = rel if registered else np.ones(len(a), bool)
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.median(a[:, TEX])))
+        if not registered and kin.kind in ("retarded", "free_fall", "not_descending") and kin.object_kind in (
+                "falling", "other", "sideways"):
+            # sky only: the camera's motion could not be measured on enough of these frames, so the
+            # track's motion is camera and object together and says nothing about how it falls
+            kin.reason = (f"camera motion unreliable on {int((~rel).sum())} of {len(a)} frames (sky only?): "
+                          f"scene motion unknown; in the picture: {kin.reason}")
+            kin.kind = "inconclusive"
         frames = a[:, F].astype(int)
         return TrackResult(
             id=tr.id, segment=seg, object_kind=kin.object_kind,
