@@ -117,6 +117,7 @@ class MotionParams(BaseModel):
     key_min_overlap: float        # ... or less than this share of its corners is in view
     key_min_inlier_share: float   # ... or less than this share of its corners agree
     link_window: int              # LK window for links: larger, since across a zoom the finest detail differs
+    link_refine: int              # extra passes of a link, each from the previous pass's estimate
     link_max_scale: float         # a new keyframe is linked to the oldest keyframe within this zoom of it ...
     link_min_overlap: float       # ... of whose corners at least this share is in view
     link_max_keyframes: int       # keyframes kept per run as link candidates (the reference always stays)
@@ -230,6 +231,7 @@ class CameraMotionEstimator:
         # pans and zooms favour the first, fast hand-held jitter the second
         self._pred_err = [0.0, 1.0]
         self._preds: tuple[np.ndarray, np.ndarray] | None = None   # this frame's, computed once
+        self._noise: float | None = None             # running RMS residual (working px) of reliable frames
 
     # ------------------------------------------------------------------ public
     def process(self, frame: Frame) -> MotionSample:
@@ -441,7 +443,7 @@ class CameraMotionEstimator:
             # windows that no longer look like the keyframe's (smoke drifting over them,
             # an occlusion, a specular flash) are dropped before the geometric fit
             e = err.reshape(-1)
-            ok &= e <= p.patch_error_factor * float(np.median(e[ok]))
+            ok &= e <= p.patch_error_factor * _median(e[ok])
             if ok.sum() < p.min_inliers:
                 return None
         return self._fit(cur[ok], src[ok], tracked / n, w * h)
@@ -458,9 +460,15 @@ class CameraMotionEstimator:
         k = int(inl.sum())
         if k < p.min_inliers:
             return None
+        c, r = cur[inl], ref[inl]
+        s = _similarity_lsq(c, r)
+        rms_s = _rms(s, c, r)
+        # A homography can only beat the similarity by homography_gain when the
+        # similarity errs well above the measurement noise (a pure-noise fit gains
+        # ~2 %): below that, skip it (most frames of most clips; it saves a fit)
         hh = None
-        if n >= p.homography_min_inliers:
-            hh = _homography_dlt(cur[inl], ref[inl])
+        if k >= 8 and (self._noise is None or rms_s >= p.homography_gain * self._noise):
+            hh = _homography_dlt(c, r)
             if hh is not None and k < n:
                 # points the similarity rejected may be the frame's edges under perspective:
                 # let the homography of the inliers re-classify them (one growth step)
@@ -468,20 +476,20 @@ class CameraMotionEstimator:
                 if grown.sum() > k:
                     inl = grown
                     k = int(inl.sum())
-                    hh = _homography_dlt(cur[inl], ref[inl])
-        c, r = cur[inl], ref[inl]
+                    c, r = cur[inl], ref[inl]
+                    hh = _homography_dlt(c, r)
+                    s = _similarity_lsq(c, r)
         spread = float(cv2.contourArea(cv2.convexHull(c.astype(np.float32)))) / area
-        s = _similarity_lsq(c, r)
         if p.trim_factor > 0 and k > 2 * p.min_inliers:
             # RANSAC's threshold must let shake and LK noise through, so points biased by
             # less than it (windows under translucent smoke, a slow object) stay in: trim
-            # what lies far beyond the typical error of this fit, then fit again
-            # judged by the better of the two models at each point, so that trimming
-            # favours neither in the model choice that follows
+            # what lies far beyond the typical error of this fit, then fit again; judged
+            # by the better of the two models at each point, so that trimming favours
+            # neither in the model choice that follows
             e = _errors(s, c, r)
             if hh is not None:
                 e = np.minimum(e, _errors(hh, c, r))
-            keep = e <= p.trim_factor * float(np.median(e))
+            keep = e <= p.trim_factor * _median(e)
             if p.min_inliers <= keep.sum() < k:
                 c, r, k = c[keep], r[keep], int(keep.sum())
                 s = _similarity_lsq(c, r)
@@ -529,6 +537,7 @@ class CameraMotionEstimator:
         reliable = reason is None
         run.models[fit.model] += 1
         if reliable:
+            self._noise = fit.rms if self._noise is None else 0.9 * self._noise + 0.1 * fit.rms
             self._score_predictions(to_ref_w)
             self._held = to_ref_w
             to_ref_w = self._maybe_promote(frame, img, key, fit, to_ref_w)
@@ -611,6 +620,12 @@ class CameraMotionEstimator:
             if abs(math.log(max(abs(b[0, 0] * b[1, 1] - b[0, 1] * b[1, 0]), 1e-12))) / 2 > math.log(p.link_max_scale):
                 continue
             f = self._register(old, old.dense, img, pred, p.lk_levels, p.link_window)
+            for _ in range(p.link_refine):
+                # again from the link's own estimate: the resampled frame now matches the
+                # keyframe to a fraction of a pixel, so LK's windows see the same patch
+                if f is None:
+                    break
+                f = self._register(old, old.dense, img, f.H, 0, p.link_window)
             if (f is not None and f.overlap >= p.link_min_overlap and f.share >= p.min_inlier_share
                     and f.spread >= p.min_spread and f.rms <= p.max_residual):
                 m = old.to_ref @ f.H
@@ -677,14 +692,20 @@ def _errors(h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def _rms(h: np.ndarray, src: np.ndarray, dst: np.ndarray) -> float:
     d = _apply(h, src) - dst
-    return float(np.sqrt(np.mean(d[:, 0] ** 2 + d[:, 1] ** 2)))
+    return math.sqrt(float(np.vdot(d, d)) / len(d))
+
+
+def _median(a: np.ndarray) -> float:
+    """Median without np.median's overhead (upper median for even sizes: a threshold, not a statistic)."""
+    k = len(a) // 2
+    return float(np.partition(a, k)[k])
 
 
 def _similarity_lsq(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity (zoom, roll, shift) src -> dst, closed form (points as complex numbers)."""
     z = src[:, 0] + 1j * src[:, 1]
     w = dst[:, 0] + 1j * dst[:, 1]
-    zm, wm = z.mean(), w.mean()
+    zm, wm = z.sum() / len(z), w.sum() / len(w)
     zc = z - zm
     s = np.vdot(zc, w - wm) / max(float(np.vdot(zc, zc).real), 1e-12)
     t = wm - s * zm
