@@ -35,6 +35,7 @@ import json
 import math
 import sys
 import time
+import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ sys.path.insert(0, str(HERE))
 import clipgen  # noqa: E402  (puts the repo on sys.path)
 from timing import decode_only  # noqa: E402
 
-from vidforensics.config import load_config  # noqa: E402
+from vidforensics.config import pipelines_dir  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.io.encode import write_video  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator, MotionParams  # noqa: E402
@@ -319,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     reps = args.reps or (2 if args.quick else 3)
     cv2.setNumThreads(1)  # as analyze() does
-    params = load_config("default").motion
+    # only [motion] is read, so another stage's half-edited table does not stop the run
+    params = MotionParams(**tomllib.loads((pipelines_dir() / "default.toml").read_text())["motion"])
     args.clips_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for spec in catalogue(args.quick):
