@@ -74,20 +74,8 @@ def load_estimator(which: str) -> tuple[Callable | None, Callable | None, Any, s
     if params is None:
         try:
             from vidforensics.config import pipelines_dir
-            tbl = tomllib.loads((pipelines_dir() / "default.toml").read_text()).get("shadows")
-            if tbl is not None:
-                params = E.ShadowParams(**tbl)
-                how = "ShadowParams(**[shadows] of pipelines/default.toml)"
-            else:
-                # the estimator's tests keep a mirror of the proposed [shadows] table until default.toml has one
-                import importlib.util
-                tf = Path(__file__).resolve().parent.parent / "tests" / "test_shadow_estimate.py"
-                spec_ = importlib.util.spec_from_file_location("_shadow_test_params", tf)
-                mod = importlib.util.module_from_spec(spec_)
-                spec_.loader.exec_module(mod)
-                params = E.ShadowParams(**mod._PROPOSED)
-                how += ("; pipelines/default.toml has no [shadows] table: parameters = _PROPOSED of "
-                        "tests/test_shadow_estimate.py (the estimator's own mirror)")
+            params = E.ShadowParams(**tomllib.loads((pipelines_dir() / "default.toml").read_text())["shadows"])
+            how = "ShadowParams(**[shadows] of pipelines/default.toml)"
         except Exception as exc:  # noqa: BLE001
             return None, None, None, f"could not build ShadowParams: {type(exc).__name__}: {exc}"
     return E.estimate_shadow_direction, getattr(E, "combine_estimates", None), params, how

@@ -21,38 +21,10 @@ from vidforensics.shadows.estimate import (ShadowEstimate, ShadowParams, combine
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Mirror of the proposed [shadows] section; pipelines/default.toml wins once it has one.
-_PROPOSED = dict(
-    max_width=1280, min_segment_frac=0.02, samples_per_segment=9, side_offsets_px=[1.0, 2.0, 3.0],
-    shadow_ratio_min=0.15, shadow_ratio_max=0.75, min_lit_level=40.0, chroma_tol=0.03,
-    blue_shift_max=0.10, blue_shift_min=-0.04, min_consistent_frac=0.6,
-    stripe_max_width_px=7.0, stripe_max_angle_deg=5.0, stripe_bonus=4.0,
-    caster_vertical_tol_deg=15.0, caster_min_frac=0.015, base_radius_px=6.0,
-    caster_min_sep_deg=20.0, attach_min_dot=0.3,
-    ransac_iters=200, inlier_tol_deg=4.0, oriented_bonus=20.0, vp_min_gain=0.5, vp_min_lines=6, seed=0,
-    min_inliers=4, min_oriented=2, rival_max_share=0.5, min_orient_margin=0.5, bootstrap=100,
-    sigma_floor_deg=2.5, sigma_few_lines_deg=6.0, conf_cue_scale=6.0, conf_sigma_deg=8.0,
-    max_confidence_ambiguous=0.2, combine_outlier_sigma=3.0, combine_outlier_min_deg=5.0,
-    combine_max_spread_deg=20.0, combine_min_kept_frac=0.5,
-    axis_min_share=0.2, axis_min_segments=20, axis_tol_deg=3.0, axis_weight=0.05,
-    region_max_width=320, region_lit_window_frac=0.05, region_lit_min_ratio=0.85,
-    region_same_surface_tol=0.12, region_r_min_frac=0.005, region_r_max_frac=0.05, region_n_radii=8,
-    region_min_shadow_frac=0.002, region_min_peak=0.4, region_max_disagree_deg=120.0, region_agree_deg=60.0,
-    max_confidence_unconfirmed=0.5,
-    ray_caster_min_frac=0.03, ray_max_casters=40, ray_merge_px=4.0, ray_step_deg=3.0, ray_r0_px=3.0,
-    ray_step_px=2.0, ray_len_frac=0.12, ray_core_px=2.0, ray_lit_px=5.0, ray_prefix_frac=0.8,
-    ray_min_len_frac=0.03, ray_vertical_excl_deg=25.0, ray_stripe_min_share=0.3, ray_opposite_tol_deg=10.0,
-    ray_opposite_max=0.3, ray_rival_sep_deg=20.0, ray_rival_max=0.7, ray_min_cues=3, ray_min_inlier_share=0.5,
-    line_fallback=False,
-    box_cue=False, box_grid_excl_deg=10.0, box_min_edges=3, box_rival_sep_deg=15, box_end_px=3.0,
-    box_object_tol=0.15,
-)
-
-
 @pytest.fixture(scope="module")
 def params() -> ShadowParams:
     cfg = tomllib.loads((ROOT / "pipelines" / "default.toml").read_text())
-    return ShadowParams(**cfg.get("shadows", _PROPOSED))
+    return ShadowParams(**cfg["shadows"])
 
 
 def _ground(rng: np.random.Generator, w: int, h: int, overcast: bool) -> np.ndarray:
