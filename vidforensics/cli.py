@@ -30,9 +30,9 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def _run_one(clip: Path, cfg, claims, show_progress: bool) -> Report:
+def _run_one(clip: Path, cfg, claims, scale, show_progress: bool) -> Report:
     if not show_progress:
-        return _safe_analyze(clip, cfg, claims, None)
+        return _safe_analyze(clip, cfg, claims, scale, None)
     with typer.progressbar(length=1, label=clip.name[:40], file=sys.stderr) as bar:
         state = {"done": 0}
 
@@ -42,12 +42,12 @@ def _run_one(clip: Path, cfg, claims, show_progress: bool) -> Report:
             bar.update(done - state["done"])
             state["done"] = done
 
-        return _safe_analyze(clip, cfg, claims, progress)
+        return _safe_analyze(clip, cfg, claims, scale, progress)
 
 
-def _safe_analyze(clip: Path, cfg, claims, progress) -> Report:
+def _safe_analyze(clip: Path, cfg, claims, scale, progress) -> Report:
     try:
-        return analyze(clip, cfg, claims=claims, progress=progress)
+        return analyze(clip, cfg, claims=claims, scale=scale, progress=progress)
     except ClaimsError:
         raise  # the claims file is wrong for this clip: a usage error, said once in analyze_cmd
     except Exception as exc:  # a bug must still leave a report and a one-line message, not a traceback
@@ -64,6 +64,9 @@ def analyze_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no per-clip lines."),
     claims_file: Optional[Path] = typer.Option(None, "--claims", "-c",
                                                help="JSON claims to test (same_time_of_day, filmed_at)."),
+    scale_items: Optional[List[str]] = typer.Option(
+        None, "--scale", help="Metric scale for tracked descents, KEY=VALUE (repeatable): m_per_px, "
+                              "or distance_m with focal_px, or object_length_m; rel_sigma (relative 1 sigma)."),
 ) -> None:
     """Analyse CLIPS and write one JSON report per clip into --out."""
     try:
@@ -73,13 +76,17 @@ def analyze_cmd(
         if claims is not None and "shadows" not in cfg.stages:
             raise ConfigError(f"--claims needs the shadow stage, which pipeline '{cfg.name}' does not run: "
                               "use --pipeline shadows")
+        scale = _parse_scale(scale_items) if scale_items else None
+        if scale is not None and "tracking" not in cfg.stages:
+            raise ConfigError(f"--scale needs the tracking stage, which pipeline '{cfg.name}' does not run: "
+                              "use --pipeline tracking")
     except (ConfigError, OutputError, ClaimsError) as exc:
         _fail(str(exc), 2)
     show_progress = not quiet and sys.stderr.isatty()
     failed = 0
     for clip in clips:
         try:
-            report = _run_one(clip, cfg, claims, show_progress)
+            report = _run_one(clip, cfg, claims, scale, show_progress)
         except ClaimsError as exc:
             _fail(f"{clip.name}: {exc}", 2)
         try:
@@ -97,6 +104,33 @@ def analyze_cmd(
             note = f" [partial: {report.missing[0]}]" if report.status == "partial" and report.missing else ""
             typer.echo(f"{clip.name}: {segs} segment{'s' if segs != 1 else ''} -> {target}{note}")
     raise typer.Exit(1 if failed else 0)
+
+
+def _parse_scale(items: list[str]):
+    """``["m_per_px=0.05", "rel_sigma=0.1"]`` -> Scale; a one-line ConfigError when it is not one."""
+    from pydantic import ValidationError
+
+    from vidforensics.tracking.kinematics import Scale
+
+    values: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--scale {item!r}: expected KEY=VALUE (m_per_px=0.05)")
+        try:
+            values[key.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--scale {item!r}: {value!r} is not a number") from None
+        if not values[key.strip()] > 0 and key.strip() != "rel_sigma":
+            raise ConfigError(f"--scale {item!r}: must be positive")
+    try:
+        scale = Scale(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"--scale: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+    if scale.resolve(1.0) is None or (scale.distance_m is None) != (scale.focal_px is None):
+        raise ConfigError("--scale: give m_per_px, or distance_m and focal_px, or object_length_m")
+    return scale
 
 
 @app.command("schema")

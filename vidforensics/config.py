@@ -55,7 +55,7 @@ class Config(_Strict):
     motion: MotionParams
 
 
-KNOWN_STAGES = ("cuts", "fingerprint", "shadows")
+KNOWN_STAGES = ("cuts", "fingerprint", "shadows", "tracking")
 
 
 def pipelines_dir() -> Path:

@@ -22,16 +22,20 @@ from vidforensics.cuts.fingerprint import FingerprintCollector, group_sources
 from vidforensics.errors import DecodeError, InputError
 from vidforensics.io.decode import iter_frames
 from vidforensics.io.probe import basic_input, open_media, probe
+from vidforensics.motion import CameraMotionEstimator
 from vidforensics.report.findings import derive_findings
 from vidforensics.shadows.checks import run_checks
 from vidforensics.shadows.stage import ShadowCollector
-from vidforensics.report.schema import Boundary, ErrorInfo, InputInfo, Report, Segment, Tool
+from vidforensics.report.schema import Boundary, CameraMotion, ErrorInfo, InputInfo, Report, Segment, Tool, Track
+from vidforensics.tracking.kinematics import Scale
+from vidforensics.tracking.stage import TrackingCollector, spread
 
 Progress = Callable[[int, int | None], None]
 
 
 def analyze(path: str | Path, config: Config | str | Path | None = None, *,
-            claims: Claims | None = None, progress: Progress | None = None) -> Report:
+            claims: Claims | None = None, scale: Scale | None = None,
+            progress: Progress | None = None) -> Report:
     """Analyse one clip and return its forensic report.
 
     Never raises for a bad clip: a clip that cannot be analysed gives a report
@@ -51,6 +55,9 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
         What an investigator asks to test (``same_time_of_day``, ``filmed_at``);
         see :mod:`vidforensics.claims`. Without claims, every pair of segments that
         shows the same place is tested for the same time of day.
+    scale : Scale, optional
+        Metres per pixel, distance and focal length, or a known object length:
+        tracked descents are then also given in m/s (tracking stage).
     progress : callable, optional
         Called as ``progress(frames_done, frames_expected_or_None)``.
     """
@@ -80,6 +87,9 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
                      if "fingerprint" in cfg.stages else None)
         shadows = ShadowCollector(cfg.shadows, cfg.shadow_sampling) if "shadows" in cfg.stages else None
         stages = [s for s in (detector, collector, shadows) if s is not None]
+        # camera motion is shared work: the tracking stage needs it, other stages may
+        motion = CameraMotionEstimator(cfg.motion) if "tracking" in cfg.stages else None
+        tracker = TrackingCollector(cfg.tracking, scale) if "tracking" in cfg.stages else None
 
         times: list[float] = []
         rotation = None
@@ -91,6 +101,8 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
                 rotation = frame.rotation
                 for stage in stages:
                     stage.process(frame)
+                if motion is not None:
+                    tracker.process(frame, motion.process(frame))
                 if progress is not None:
                     progress(frame.index + 1, info.frame_count_declared)
         except DecodeError as exc:
@@ -132,6 +144,10 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
             missing.append(f"stage '{name}' not run (pipeline '{cfg.name}')")
     report = Report(tool=tool, status=status, error=error, missing=missing, parameters=params,
                     input=info, segments=segments)
+    if tracker is not None:
+        results = tracker.finish([(s.start_frame, s.end_frame) for s in segments])
+        report.tracks = [Track.model_validate(r.to_report()) for r in results]
+        report.camera_motion = CameraMotion(**motion.summary(), descending_spread=spread(results))
     if shadows is not None:
         report.checks = run_checks(path, report, cfg, claims)
     elif claims is not None and claims.claims:

@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 BoundaryKind = Literal["start", "cut", "dissolve", "fade", "jump_cut"]
 Status = Literal["ok", "partial", "error"]
@@ -199,6 +199,101 @@ class Check(_Model):
     measurements: dict[str, Any] = Field(default_factory=dict)
 
 
+class DescentCriterion(_Model):
+    name: str
+    f: Optional[float] = None
+    p: Optional[float] = None
+    bic_cv: Optional[float] = None
+    bic_ca: Optional[float] = None
+
+
+class DescentMetric(_Model):
+    """The descent in metres, from a scale the investigator gave (``--scale``)."""
+
+    m_per_px: Optional[float] = None
+    vy_m_s: Optional[float] = None
+    vy_sigma_m_s: Optional[float] = None
+    ay_m_s2: Optional[float] = None
+    ay_sigma_m_s2: Optional[float] = None
+
+
+class Descent(_Model):
+    """How a tracked object moves in the scene (camera motion removed), at the zoom of its first frame.
+
+    ``vy_px_s`` is positive downwards. Without a scale, free fall shows as an
+    acceleration over velocity of about 1/(time since release); under a canopy
+    the acceleration is about 0. ``inconclusive`` when the signal is too small for
+    the camera-motion and position errors (``reason`` says which).
+    """
+
+    kind: Literal["retarded", "free_fall", "not_descending", "inconclusive"]
+    model: Optional[Literal["cv", "ca"]] = Field(None, description="constant velocity or constant acceleration")
+    reason: Optional[str] = None
+    vy_px_s: Optional[float] = None
+    vy_sigma_px_s: Optional[float] = None
+    ay_px_s2: Optional[float] = None
+    ay_sigma_px_s2: Optional[float] = None
+    vx_px_s: Optional[float] = None
+    a_over_v_per_s: Optional[float] = None
+    a_over_v_sigma: Optional[float] = None
+    release_before_first_s: Optional[float] = None
+    criterion: DescentCriterion
+    duration_s: Optional[float] = None
+    points_used: int = 0
+    residual_px: Optional[float] = None
+    motion_residual_px: Optional[float] = None
+    metric: Optional[DescentMetric] = None
+
+
+class TrackStart(_Model):
+    frame: int
+    time_s: float
+
+
+class TrackEnd(_Model):
+    kind: Literal["impact", "left_frame", "lost", "cut", "clip_end"]
+    frame: int
+    time_s: float
+    x: float
+    y: float
+
+
+class Track(_Model):
+    """One small object followed frame to frame (a bomb, a canopy, an aircraft, a flare, a bird)."""
+
+    id: int
+    segment: int
+    object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways")
+    points: list[list[float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
+    descent: Descent
+    size_px: float
+    contrast: float
+    snr: float
+    noise: float = Field(description="luma noise sigma around the object, 8-bit levels")
+    start: TrackStart
+    end: TrackEnd
+    evidence_png: Optional[str] = Field(None, description="trajectory overlay, path relative to the report's folder")
+    plot_png: Optional[str] = Field(None, description="position against time with both fitted models")
+
+
+class CameraMotion(_Model):
+    """Global camera motion from the shared decode pass (``vidforensics.motion``).
+
+    A run is a stretch of frames registered to one reference frame; a cut or an
+    unregistrable frame starts the next. Frames where camera motion cannot be
+    separated from object motion (sky only, texture-poor) are not reliable.
+    """
+
+    frames: int = 0
+    reliable_share: float = 0.0
+    work_factor: int = Field(1, description="full-resolution pixels per working pixel")
+    runs: list[dict[str, Any]] = Field(default_factory=list,
+                                       description="per run: reference and frames, reliable share, residuals (px), "
+                                                   "keyframes, models chosen, why frames were unreliable")
+    descending_spread: dict[str, Any] = Field(default_factory=dict,
+                                              description="several descending objects: count and spread in time and place")
+
+
 class ErrorInfo(_Model):
     message: str
     stage: Optional[str] = None
@@ -215,7 +310,8 @@ class Report(_Model):
     segments: list[Segment] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
-    tracks: list[dict[str, Any]] = Field(default_factory=list)
+    tracks: list[Track] = Field(default_factory=list)
+    camera_motion: Optional[CameraMotion] = None
 
 
 def json_schema() -> dict[str, Any]:

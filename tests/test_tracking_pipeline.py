@@ -1,0 +1,117 @@
+"""The tracking stage through ``analyze()`` and the CLI, on the bundled seed-case sample.
+
+The sample has a jump cut at frame 110 and, after it, one bomb descending under a
+parachute at constant velocity (``descending_objects`` in its truth file).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pytest
+
+from vidforensics import analyze, load_config
+from vidforensics.report.schema import json_schema
+from vidforensics.report.write import report_json
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+CLIP = SAMPLES / "hass-demo.mp4"
+TRUTH = json.loads((SAMPLES / "hass-demo.truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def report():
+    return analyze(CLIP, load_config("tracking"))
+
+
+def test_tracking_report_validates_and_is_deterministic(report):
+    assert report.status == "ok"
+    jsonschema.validate(json.loads(report_json(report)), json_schema())
+    assert report_json(analyze(CLIP, load_config("tracking"))) == report_json(report)
+
+
+def test_camera_motion_has_one_run_per_shot(report):
+    cm = report.camera_motion
+    assert cm is not None and cm.frames == TRUTH["frame_count"]
+    # the jump cut (2x zoom at frame 110) cannot be registered frame to frame: a new run starts there
+    assert [r["first_frame"] for r in cm.runs] == [0, 110]
+    assert all(r["median_residual_px"] < 1.0 for r in cm.runs)
+
+
+def test_tracks_never_cross_a_cut_and_points_are_in_their_segment(report):
+    assert report.tracks, "the sample's bomb should give at least one track"
+    for tr in report.tracks:
+        seg = report.segments[tr.segment]
+        frames = [p[0] for p in tr.points]
+        assert seg.start_frame <= min(frames) and max(frames) < seg.end_frame
+        assert frames == sorted(frames)
+        assert tr.start.frame == frames[0] and tr.end.frame == frames[-1]
+        assert tr.descent.kind in ("retarded", "free_fall", "not_descending", "inconclusive")
+
+
+def _bomb_tracks(report):
+    bomb = TRUTH["descending_objects"][0]
+    truth = {int(f): (x, y) for f, x, y in bomb["positions"]}
+    out = []
+    for tr in report.tracks:
+        near = [np.hypot(x - truth[int(f)][0], y - truth[int(f)][1]) <= 3.0 for f, x, y in tr.points if int(f) in truth]
+        if near and np.mean(near) > 0.8:
+            out.append(tr)
+    return bomb, out
+
+
+def test_the_bomb_is_found_and_falls_at_its_speed(report):
+    """Some track follows the sample's bomb, and its measured scene speed is the drawn one."""
+    bomb, found = _bomb_tracks(report)
+    assert found, "no track follows the bomb"
+    best = max(found, key=lambda t: len(t.points))
+    vy = bomb["velocity_px_s"]["vy"]
+    d = best.descent
+    assert d.vy_px_s is not None
+    # truth is at the zoom of the bomb's first frame (110); a track starting later sees a slightly
+    # different zoom (the shot zooms in by 1.16x over 130 frames), hence the tolerance
+    assert d.vy_px_s == pytest.approx(vy, rel=0.12)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 4: the sample's bomb is followed only part of the way and "
+                                       "cloud and smoke texture gives further 'falling' tracks (benchmarks/tracking.py)")
+def test_the_bomb_is_one_retarded_track_and_nothing_else_descends(report):
+    bomb, found = _bomb_tracks(report)
+    n = bomb["last_frame"] - bomb["first_frame"] + 1
+    assert len(found) == 1 and len(found[0].points) >= 0.8 * n
+    assert found[0].descent.kind == "retarded"
+    others = [t for t in report.tracks if t not in found and t.descent.kind in ("retarded", "free_fall")]
+    assert not others
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vidforensics.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_scale_gives_metres_per_second(tmp_path):
+    r = _cli("analyze", str(CLIP), "--out", str(tmp_path / "out"), "-p", "tracking", "-q",
+             "--scale", "m_per_px=0.5", "--scale", "rel_sigma=0.1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out" / "hass-demo.json").read_text())
+    metric = [t["descent"]["metric"] for t in doc["tracks"] if t["descent"]["vy_px_s"] is not None]
+    assert metric and all(m["m_per_px"] == 0.5 for m in metric)
+    t = next(t for t in doc["tracks"] if t["descent"]["vy_px_s"] is not None)
+    assert t["descent"]["metric"]["vy_m_s"] == pytest.approx(0.5 * t["descent"]["vy_px_s"], rel=1e-3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--scale", "m_per_px=0.5"], "needs the tracking stage"),
+    (["-p", "tracking", "--scale", "furlongs=3"], "furlongs"),
+    (["-p", "tracking", "--scale", "m_per_px"], "KEY=VALUE"),
+    (["-p", "tracking", "--scale", "m_per_px=abc"], "not a number"),
+    (["-p", "tracking", "--scale", "distance_m=100"], "distance_m and focal_px"),
+])
+def test_bad_scale_is_a_one_line_usage_error(tmp_path, args, message):
+    r = _cli("analyze", str(CLIP), "--out", str(tmp_path / "out"), *args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
