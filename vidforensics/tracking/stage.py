@@ -36,7 +36,15 @@ class TrackingParams(BaseModel):
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
     report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
-    comove_spread_px: float     # ... when their distance varies by less than this (std, px)
+    comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
+    comove_spread_px: float     # ... when their distance drifts and scatters by less than this (px, robust)
+    comove_rel_speed: float     # ... and drifts apart slower than this (px/s; a zoom moves a canopy end's candidate)
+    comove_min_share: float     # ... over at least this share of the shorter track's frames
+    bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
+    bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
+    bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
+    report_min_snr: float       # reported tracks: median band-pass SNR at least this ...
+    report_min_cnr: float       # ... and median full-res |contrast| / local noise at least this (noise tracks sit at ~2)
     impact_window_s: float      # after a descending track is lost, watch its last place this long
     impact_delta: float         # a change of the mean luma there (levels) this large is an impact (flash, dust)
     impact_radius_px: int       # half-size of the watched patch, px
@@ -184,11 +192,12 @@ class TrackingCollector:
             pieces: list[tuple[int, Track]] = []
             for tr in tracks:
                 pieces.extend(_split(tr, segments))
-            self._pieces = self._merge_comoving(pieces)
+            # twice: a piece that only matches another merged piece joins on the second pass
+            self._pieces = self._bridge(self._merge_comoving(self._merge_comoving(pieces)))
         scale = scale if scale is not None else self.scale
         out = []
         for seg, tr in self._pieces:
-            if len(tr.points) < self.p.min_report_points:
+            if len(tr.points) < self.p.min_report_points or not self._evident(tr):
                 continue
             res = self._result(seg, tr, scale)
             if res.object_kind not in self.p.report_kinds:
@@ -199,8 +208,28 @@ class TrackingCollector:
             r.id = i
         return out
 
+    def _evident(self, tr: Track) -> bool:
+        """Whether a track's own measurements show an object rather than noise.
+
+        The detector's threshold is low so that a faint object is followed through its
+        weak frames; a *track* is reported only when its typical point is clearly above
+        the noise both in the band-pass (median SNR) and at full resolution (median
+        |contrast| over the local noise). Compression and texture noise that happens to
+        line up for a few frames sits at ~2 and ~5 there; an SNR-5 object at ~5 and ~8.
+        """
+        a = np.array(tr.points)
+        cnr = np.abs(a[:, CON]) / np.maximum(a[:, NOI], 0.1)
+        return (float(np.median(a[:, SNR])) >= self.p.report_min_snr
+                and float(np.median(cnr)) >= self.p.report_min_cnr)
+
     def _merge_comoving(self, pieces: list[tuple[int, Track]]) -> list[tuple[int, Track]]:
-        """Join overlapping tracks of one run and segment that move together (canopy + payload)."""
+        """Join overlapping tracks of one run and segment that move together (canopy + payload).
+
+        A canopy wider than its payload gives the band-pass several candidates (its two
+        ends, the payload): tracks at a steady offset of up to ``comove_size_k`` object
+        sizes. Steadiness is judged robustly (MAD of each axis of the offset) because
+        the pieces flicker as the candidates merge and split from frame to frame.
+        """
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
         merged: list[tuple[int, Track]] = []
@@ -212,12 +241,23 @@ class TrackingCollector:
                     continue
                 b = np.array(tr2.points)
                 common, ia, ib = np.intersect1d(a[:, F], b[:, F], return_indices=True)
-                if len(common) < max(3, 0.5 * len(a)):
+                if len(common) < max(3, p.comove_min_share * len(a)):
                     continue
-                d = np.hypot(a[ia, RX] - b[ib, RX], a[ia, RY] - b[ib, RY])
-                if np.median(d) <= p.comove_px and d.std() <= p.comove_spread_px:
+                dxy = b[ib][:, [RX, RY]] - a[ia][:, [RX, RY]]
+                d = np.hypot(dxy[:, 0], dxy[:, 1])
+                reach = max(p.comove_px, p.comove_size_k * max(float(np.median(a[:, SIZE])), float(np.median(b[:, SIZE]))))
+                # steady offset: no relative drift over the common frames, and a small robust scatter
+                # about that trend (two objects a few px apart part at their speed difference)
+                # (of their distance: which end of a canopy is the candidate changes the offset's direction)
+                tc = b[ib, T] - b[ib, T].mean()
+                slope = float(tc @ (d - d.mean())) / max(float(tc @ tc), 1e-9)
+                drift = abs(slope) * float(np.ptp(tc))
+                res = d - d.mean() - slope * tc
+                spread = 1.4826 * float(np.median(np.abs(res - np.median(res))))
+                if (np.median(d) <= reach and spread <= p.comove_spread_px
+                        and drift <= max(p.comove_spread_px, p.comove_rel_speed * float(np.ptp(tc)))):
                     host = tr2
-                    off = np.median(b[ib][:, [RX, RY]] - a[ia][:, [RX, RY]], axis=0)
+                    off = np.median(dxy, axis=0)
                     offf = np.median(b[ib][:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
                     have = set(b[:, F].astype(int))
                     for row in tr.points:
@@ -229,10 +269,59 @@ class TrackingCollector:
                             row[Y] += offf[1]
                             tr2.points.append(tuple(row))
                     tr2.points.sort(key=lambda r: r[F])
+                    if tr.end_frame is not None and (tr2.end_frame is None or tr.end_frame > tr2.end_frame):
+                        tr2.end_kind, tr2.end_frame = tr.end_kind, tr.end_frame
                     break
             if host is None:
                 merged.append((seg, tr))
         return merged
+
+    def _bridge(self, pieces: list[tuple[int, Track]]) -> list[tuple[int, Track]]:
+        """Join a track that broke off with the one that was born where it was going.
+
+        For every pair in one run and segment where piece B begins at most
+        ``bridge_max_s`` after piece A's last point (or overlaps it by a few frames), A's
+        last ``bridge_fit_s`` are fitted forward and B's first ``bridge_fit_s`` backward
+        (constant acceleration when a side has enough points, else constant velocity) to
+        the middle of the gap; they are one object when the two predictions agree within
+        ``bridge_chi2`` (2-D Mahalanobis distance, covariance of both predictions plus
+        the pieces' position sigma). The best-agreeing pair is joined first, repeatedly.
+        """
+        p = self.p
+        pieces = list(pieces)
+        while True:
+            best = None
+            for i, (sa, ta) in enumerate(pieces):
+                a = np.array(ta.points)
+                for j, (sb, tb) in enumerate(pieces):
+                    if i == j or sa != sb or ta.run != tb.run:
+                        continue
+                    b = np.array(tb.points)
+                    gap = b[0, T] - a[-1, T]
+                    if gap > p.bridge_max_s or b[0, F] <= a[0, F] or b[-1, F] <= a[-1, F]:
+                        continue
+                    # a short overlap (the new piece was born before the old one was declared lost)
+                    if len(np.intersect1d(a[:, F], b[:, F])) > 0.2 * min(len(a), len(b)):
+                        continue
+                    tm = 0.5 * (a[-1, T] + b[0, T])
+                    pa = _extrapolate(a[a[:, T] >= a[-1, T] - p.bridge_fit_s], tm)
+                    pb = _extrapolate(b[b[:, T] <= b[0, T] + p.bridge_fit_s], tm)
+                    if pa is None or pb is None:
+                        continue
+                    d = pa[0] - pb[0]
+                    var = pa[1] + pb[1]
+                    d2 = float(np.sum(d * d / var))
+                    if d2 <= p.bridge_chi2 and (best is None or d2 < best[0]):
+                        best = (d2, i, j)
+            if best is None:
+                return pieces
+            _, i, j = best
+            sa, ta = pieces[i]
+            _, tb = pieces[j]
+            have = {int(r[F]) for r in ta.points}
+            ta.points = sorted(ta.points + [r for r in tb.points if int(r[F]) not in have], key=lambda r: r[F])
+            ta.end_kind, ta.end_frame = tb.end_kind, tb.end_frame
+            pieces = [pc for k, pc in enumerate(pieces) if k != j]
 
     def _result(self, seg: int, tr: Track, scale_in: Scale | None) -> TrackResult:
         a = np.array(tr.points)
@@ -248,7 +337,7 @@ class TrackingCollector:
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
-                      self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.median(a[:, TEX])))
+                      self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)))
         if not registered and kin.kind in ("retarded", "free_fall", "not_descending") and kin.object_kind in (
                 "falling", "other", "sideways"):
             # sky only: the camera's motion could not be measured on enough of these frames, so the
@@ -266,6 +355,32 @@ class TrackingCollector:
             end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
             end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,
             gaps=int(frames[-1] - frames[0] + 1 - len(frames)))
+
+
+def _extrapolate(a: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Position (reference px) at time ``t`` from a short piece of track, and its variance per axis.
+
+    Constant acceleration from 8 points on, constant velocity from 3; the variance is
+    the fit's (position sigma weighted) prediction variance plus the typical sigma.
+    """
+    n = len(a)
+    if n < 3:
+        return None
+    deg = 2 if n >= 8 else 1
+    t0 = a[:, T].mean()
+    tt = a[:, T] - t0
+    A = np.vander(tt, deg + 1)
+    w = 1.0 / np.maximum(a[:, SIG], 1e-3)
+    cov = np.linalg.pinv((A * w[:, None]).T @ (A * w[:, None]))
+    x = np.vander(np.array([t - t0]), deg + 1)[0]
+    out, var = np.zeros(2), np.zeros(2)
+    for k, col in enumerate((RX, RY)):
+        coef = cov @ ((A * w[:, None]).T @ (a[:, col] * w))
+        res = (a[:, col] - A @ coef) * w
+        s2 = max(float(res @ res) / max(n - deg - 1, 1), 1.0)   # residual-scaled, never below the sigmas
+        out[k] = float(x @ coef)
+        var[k] = s2 * float(x @ cov @ x) + float(np.median(a[:, SIG])) ** 2
+    return out, var
 
 
 def _split(tr: Track, segments: list[tuple[int, int]]) -> list[tuple[int, Track]]:
