@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import jsonschema
 import numpy as np
 import pytest
@@ -88,15 +89,27 @@ def test_the_bomb_is_one_retarded_track_and_nothing_else_descends(report):
     assert not others
 
 
+def test_track_plot_is_the_same_every_time(report):
+    from vidforensics.report.track_pictures import plot_track
+
+    tr = max(report.tracks, key=lambda t: len(t.scene_points))
+    a, b = plot_track(tr), plot_track(tr)
+    assert a is not None and a == b and a[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vidforensics.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_scale_gives_metres_per_second(tmp_path):
+def test_scale_gives_metres_per_second_and_every_track_has_its_pictures(tmp_path):
     r = _cli("analyze", str(CLIP), "--out", str(tmp_path / "out"), "-p", "tracking", "-q",
              "--scale", "m_per_px=0.5", "--scale", "rel_sigma=0.1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     doc = json.loads((tmp_path / "out" / "hass-demo.json").read_text())
+    for t in doc["tracks"]:
+        for key in ("evidence_png", "plot_png"):
+            png = cv2.imread(str(tmp_path / "out" / t[key]))
+            assert png is not None and png.shape[0] > 100, (t["id"], key)
     metric = [t["descent"]["metric"] for t in doc["tracks"] if t["descent"]["vy_px_s"] is not None]
     assert metric and all(m["m_per_px"] == 0.5 for m in metric)
     t = next(t for t in doc["tracks"] if t["descent"]["vy_px_s"] is not None)

@@ -1,4 +1,5 @@
-"""Evidence pictures a person can read: one PNG per segment with its shadow cues.
+"""Evidence pictures a person can read: one PNG per segment with its shadow cues, and per
+tracked object its trajectory on the frame and its position against time.
 
 Drawn after the pass from the report alone plus one seek into the clip per
 segment (the pass keeps no pictures). Names are derived from the input's hash
@@ -18,6 +19,7 @@ import numpy as np
 from vidforensics.errors import OutputError
 from vidforensics.io.decode import read_frame
 from vidforensics.report.schema import Report
+from vidforensics.report.track_pictures import draw_track_overlay, plot_track
 
 _CUE = (255, 200, 0)      # amber: the cues
 _ARROW = (255, 40, 40)    # red: the segment's direction
@@ -31,7 +33,11 @@ def evidence_folder(report: Report) -> str:
 
 
 def write_evidence(clip: Path, report: Report, out_dir: Path) -> list[Path]:
-    """Draw each segment's shadow evidence; set ``segments[].shadow.evidence_png``; return the files."""
+    """Draw the evidence pictures; set their paths in the report; return the files.
+
+    Per segment with shadows ``segments[].shadow.evidence_png``; per track
+    ``tracks[].evidence_png`` (trajectory on its last frame) and ``tracks[].plot_png``.
+    """
     if report.input is None or report.status == "error":
         return []
     folder = evidence_folder(report)
@@ -43,19 +49,35 @@ def write_evidence(clip: Path, report: Report, out_dir: Path) -> list[Path]:
         t = _frame_time(report, sh.evidence_frame, seg)
         rgb = read_frame(clip, sh.evidence_frame, t)
         img = draw_shadow_evidence(rgb, sh, f"segment {seg.index}, frame {sh.evidence_frame}")
-        rel = f"{folder}/segment-{seg.index:03d}-shadow.png"
-        target = out_dir / rel
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".png.tmp")
-            ok, buf = cv2.imencode(".png", img[:, :, ::-1])
-            tmp.write_bytes(buf.tobytes())
-            tmp.replace(target)
-        except OSError as exc:
-            raise OutputError(f"cannot write evidence picture {target}: {exc.strerror or exc}") from None
-        sh.evidence_png = rel
-        written.append(target)
+        sh.evidence_png = f"{folder}/segment-{seg.index:03d}-shadow.png"
+        written.append(_write(out_dir / sh.evidence_png, _png(img)))
+    for tr in report.tracks:
+        rgb = read_frame(clip, tr.end.frame, tr.end.time_s)
+        img = draw_track_overlay(rgb, tr, f"track {tr.id}, segment {tr.segment}, frames {tr.start.frame}-{tr.end.frame}")
+        tr.evidence_png = f"{folder}/track-{tr.id:03d}.png"
+        written.append(_write(out_dir / tr.evidence_png, _png(img)))
+        plot = plot_track(tr)
+        if plot is not None:
+            tr.plot_png = f"{folder}/track-{tr.id:03d}-plot.png"
+            written.append(_write(out_dir / tr.plot_png, plot))
     return written
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".png", rgb[:, :, ::-1])
+    return buf.tobytes()
+
+
+def _write(target: Path, data: bytes) -> Path:
+    """Write atomically (a reader never sees half a picture)."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".png.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        raise OutputError(f"cannot write evidence picture {target}: {exc.strerror or exc}") from None
+    return target
 
 
 def _frame_time(report: Report, index: int, seg) -> float:

@@ -47,6 +47,7 @@ def derive_findings(report: Report) -> list[Finding]:
             severity="warning" if c.verdict == "inconsistent" else "info",
             kind=f"{c.name}_{c.verdict}", summary=c.summary,
             evidence=Evidence(segments=c.segments, values=c.measurements)))
+    out.extend(_descents(report))
     if report.status == "partial":
         out.append(Finding(severity="warning", kind="incomplete_input",
                            summary="The file could not be read to the end; the report covers only "
@@ -107,4 +108,37 @@ def _resolution_mismatch(segs: list[Segment], height: int | None) -> list[Findin
                          "upscaled from a lower-resolution source (or is strongly blurred)."),
                 evidence=Evidence(segments=[s.index], frames=[s.start_frame],
                                   values={"effective_height": fp.effective_height, "height": height})))
+    return out
+
+
+_DESCENT_WORDS = {"retarded": "descending slowly at a steady speed, as under a parachute (retarded)",
+                  "free_fall": "falling with growing speed from a recent release (free fall)"}
+
+
+def _descents(report: Report) -> list[Finding]:
+    """One finding per object whose descent was decided, and their count and spread when several."""
+    out = []
+    decided = [t for t in report.tracks if t.descent.kind in _DESCENT_WORDS]
+    for t in decided:
+        d = t.descent
+        metric = ""
+        if d.metric is not None and d.metric.vy_m_s is not None:
+            metric = f" ({d.metric.vy_m_s:.1f} +/- {d.metric.vy_sigma_m_s or 0:.1f} m/s at the given scale)"
+        out.append(Finding(
+            severity="notice", kind=f"descent_{d.kind}",
+            summary=(f"Object {t.id} in segment {t.segment} ({t.start.time_s:.2f}-{t.end.time_s:.2f} s) is "
+                     f"{_DESCENT_WORDS[d.kind]}: {d.vy_px_s:.1f} +/- {d.vy_sigma_px_s or 0:.1f} px/s down, "
+                     f"acceleration {d.ay_px_s2 or 0:.1f} +/- {d.ay_sigma_px_s2 or 0:.1f} px/s^2 in the scene{metric}; "
+                     f"the track ends: {t.end.kind} at frame {t.end.frame}."),
+            evidence=Evidence(segments=[t.segment], frames=[t.start.frame, t.end.frame],
+                              values={"track": t.id, "vy_px_s": d.vy_px_s, "ay_px_s2": d.ay_px_s2,
+                                      "criterion": d.criterion.model_dump()})))
+    spread = report.camera_motion.descending_spread if report.camera_motion else {}
+    if len(decided) >= 2:
+        out.append(Finding(
+            severity="notice", kind="several_descending_objects",
+            summary=(f"{len(decided)} objects were seen descending; their tracks end between "
+                     f"{min(t.end.time_s for t in decided):.2f} and {max(t.end.time_s for t in decided):.2f} s."),
+            evidence=Evidence(segments=sorted({t.segment for t in decided}),
+                              frames=sorted(t.end.frame for t in decided), values=spread)))
     return out

@@ -265,6 +265,9 @@ class Track(_Model):
     segment: int
     object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways")
     points: list[list[float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
+    scene_points: list[list[float]] = Field(
+        default_factory=list, description="[frame, time_s, x, y, sigma_px]: the positions the descent was fitted "
+                                          "to, camera motion removed, in the pixels of the track's first frame")
     descent: Descent
     size_px: float
     contrast: float

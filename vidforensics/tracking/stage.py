@@ -72,6 +72,9 @@ class TrackResult:
     end_ref_xy: tuple[float, float]       # where it ended in the run's reference pixels (for the spread)
     run: int
     gaps: int = 0                          # frames inside the track without a measurement
+    # [frame, time_s, x, y, sigma]: the positions the kinematics fitted, camera motion removed,
+    # in the pixels of the track's first frame
+    scene_points: list[list[float]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_report(self) -> dict[str, Any]:
@@ -94,6 +97,8 @@ class TrackResult:
         return {
             "id": self.id, "segment": self.segment, "object_kind": self.object_kind,
             "points": [[int(f), round(x, 3), round(y, 3)] for f, x, y in self.points],
+            "scene_points": [[int(f), round(t, 6), round(x, 3), round(y, 3), round(sg, 3)]
+                             for f, t, x, y, sg in self.scene_points],
             "descent": descent,
             "size_px": round(self.size_px, 3), "contrast": round(self.contrast, 3), "snr": round(self.snr, 3),
             "noise": round(self.noise, 3),
@@ -354,7 +359,9 @@ class TrackingCollector:
             start_frame=int(frames[0]), start_s=float(a[0, T]), end_kind=tr.end_kind or "lost",
             end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
             end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,
-            gaps=int(frames[-1] - frames[0] + 1 - len(frames)))
+            gaps=int(frames[-1] - frames[0] + 1 - len(frames)),
+            scene_points=[[int(f), float(t), float(x), float(y), float(sg)] for f, t, (x, y), sg in
+                          zip(frames[use], a[use, T], xy[use], a[use, SIG] * s_first)])
 
 
 def _extrapolate(a: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray] | None:
