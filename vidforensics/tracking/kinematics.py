@@ -58,10 +58,12 @@ class KinematicsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_points: int            # fewer measured points: inconclusive (and no fit)
-    min_duration_s: float      # shorter tracks: inconclusive
+    min_duration_s: float      # shorter tracks: inconclusive (and no fit)
+    decide_min_s: float        # falling tracks shorter than this: inconclusive (fitted, not decided)
     ftest_p: float             # CA is the reported model when the F-test p-value is below this
     k_sigma: float             # every decision at this many sigma
     max_fall_s: float          # longest plausible free fall from release (s): bounds a / v from below
+    free_fall_min_dv: float    # without a scale, free fall needs the speed to change by this share of v over the track
     release_tol_s: float       # implied release may fall this long after the first point (noise)
     free_fall_min_g: float     # with a scale: free fall needs a above this share of g (projection, drag)
     retarded_max_g: float      # with a scale: retarded needs a below this share of g
@@ -272,21 +274,41 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         out.kind = "not_descending"
         out.reason = f"vertical speed {vy:.2f} +- {vy_s:.2f} px/s"
         return out
-    if abs(vx) > p.sideways_ratio * vy:
+    # a bomb just released still carries the aircraft's horizontal speed and falls slowly at first:
+    # sideways only when it does not also accelerate downward like a fall from rest
+    falls = a - k * a_s > 0 and v_ca / a - 0.5 * dur >= -p.release_tol_s
+    if abs(vx) > p.sideways_ratio * vy and not falls:
         out.object_kind, out.kind = "sideways", "not_descending"
         out.reason = f"moves sideways ({vx:.1f} px/s) more than down ({vy:.1f} px/s)"
         return out
     out.object_kind = "falling"
+    if dur < p.decide_min_s:
+        # under ~1 s a canopy/payload centre jump or a codec blob bends the fit by ~100 px/s^2
+        out.reason = f"descending at {vy:.1f} px/s, but {dur:.2f} s is too short to tell a canopy from a fall"
+        return out
     g_px = None
     if scale is not None and scale[0] > 0:
         g_px = G / scale[0]
     t_half = 0.5 * dur
+    if g_px is not None and a + k * a_s < p.retarded_max_g * g_px and a - k * a_s > -g_px:
+        # with a scale the size of the acceleration decides: far below g nothing falls freely
+        # (even when a small drift or the end of a canopy's deceleration makes it significant)
+        out.kind = "retarded"
+        out.reason = f"a = {a:.2f} +- {a_s:.2f} px/s^2, below {p.retarded_max_g:g} g ({g_px:.1f} px/s^2)"
+        return out
     if a - k * a_s > 0:
         tau = v_ca / a                                   # time since release at mid-track
         out.release_s = tau - t_half
         plausible = (tau - t_half >= -p.release_tol_s) and tau <= p.max_fall_s
         if g_px is not None:
             plausible = plausible and a - k * a_s > p.free_fall_min_g * g_px
+        elif a * dur < p.free_fall_min_dv * v_ca:
+            # without a scale only a/v tells a fall from a canopy; a speed change this small over the
+            # track is within what zoom, a canopy/payload centre shift or perspective can fake
+            out.reason = (f"accelerating {a:.2f} +- {a_s:.2f} px/s^2, but the speed changes by only "
+                          f"{a * dur / max(v_ca, 1e-9):.0%} over the track (a fall from rest {tau:.1f} s earlier "
+                          f"or a small systematic drift; a scale would decide)")
+            return out
         if plausible:
             out.kind = "free_fall"
             out.reason = f"accelerating {a:.2f} +- {a_s:.2f} px/s^2; a/v = 1/{tau:.2f} s"
