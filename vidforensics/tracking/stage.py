@@ -39,6 +39,7 @@ class TrackingParams(BaseModel):
     comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
     comove_spread_px: float     # ... when their distance drifts and scatters by less than this (px, robust)
     comove_rel_speed: float     # ... and drifts apart slower than this (px/s; a zoom moves a canopy end's candidate)
+    comove_zoom_share: float    # ... allowing this share of their distance for drift and scatter (zoom)
     comove_min_share: float     # ... over at least this share of the shorter track's frames
     bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
     bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
@@ -259,8 +260,11 @@ class TrackingCollector:
                 drift = abs(slope) * float(np.ptp(tc))
                 res = d - d.mean() - slope * tc
                 spread = 1.4826 * float(np.median(np.abs(res - np.median(res))))
-                if (np.median(d) <= reach and spread <= p.comove_spread_px
-                        and drift <= max(p.comove_spread_px, p.comove_rel_speed * float(np.ptp(tc)))):
+                # a zoom changes where on a wide canopy the fixed-scale filter fires: the allowance grows
+                # with the distance (comove_zoom_share of it)
+                allow = max(p.comove_spread_px, p.comove_zoom_share * float(np.median(d)))
+                if (np.median(d) <= reach and spread <= allow
+                        and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))):
                     host = tr2
                     off = np.median(dxy, axis=0)
                     offf = np.median(b[ib][:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
@@ -273,6 +277,7 @@ class TrackingCollector:
                             row[X] += offf[0]
                             row[Y] += offf[1]
                             tr2.points.append(tuple(row))
+                            tr2.borrowed.add(int(row[F]))
                     tr2.points.sort(key=lambda r: r[F])
                     if tr.end_frame is not None and (tr2.end_frame is None or tr.end_frame > tr2.end_frame):
                         tr2.end_kind, tr2.end_frame = tr.end_kind, tr.end_frame
@@ -325,6 +330,7 @@ class TrackingCollector:
             _, tb = pieces[j]
             have = {int(r[F]) for r in ta.points}
             ta.points = sorted(ta.points + [r for r in tb.points if int(r[F]) not in have], key=lambda r: r[F])
+            ta.borrowed |= {f for f in tb.borrowed if f not in have}
             ta.end_kind, ta.end_frame = tb.end_kind, tb.end_frame
             pieces = [pc for k, pc in enumerate(pieces) if k != j]
 
@@ -338,6 +344,11 @@ class TrackingCollector:
         rel = a[:, REL] > 0.5
         registered = rel.sum() >= self.p.kinematics.min_points
         use = rel if registered else np.ones(len(a), bool)
+        # points borrowed from a co-moving piece (a canopy's end, shifted by the median offset) give the
+        # track its frames, but the offset drifts under zoom and fakes curvature: fit the own points
+        own = ~np.isin(a[:, F].astype(int), list(tr.borrowed)) if tr.borrowed else np.ones(len(a), bool)
+        if (use & own).sum() >= self.p.kinematics.min_points:
+            use = use & own
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
