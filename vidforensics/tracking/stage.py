@@ -299,30 +299,47 @@ class TrackingCollector:
         """
         p = self.p
         pieces = list(pieces)
-        while True:
-            best = None
-            for i, (sa, ta) in enumerate(pieces):
-                a = np.array(ta.points)
-                for j, (sb, tb) in enumerate(pieces):
-                    if i == j or sa != sb or ta.run != tb.run:
-                        continue
-                    b = np.array(tb.points)
-                    gap = b[0, T] - a[-1, T]
-                    if gap > p.bridge_max_s or b[0, F] <= a[0, F] or b[-1, F] <= a[-1, F]:
-                        continue
-                    # a short overlap (the new piece was born before the old one was declared lost)
-                    if len(np.intersect1d(a[:, F], b[:, F])) > 0.2 * min(len(a), len(b)):
-                        continue
+        arrays: dict[int, np.ndarray] = {}     # id(track) -> its points as an array (rebuilt when it grows)
+        scores: dict[tuple[int, int], float | None] = {}
+
+        def arr(tr: Track) -> np.ndarray:
+            if id(tr) not in arrays:
+                arrays[id(tr)] = np.array(tr.points)
+            return arrays[id(tr)]
+
+        def score(ta: Track, tb: Track) -> float | None:
+            """Mahalanobis distance of the two extrapolations, or None when not a candidate pair."""
+            key = (id(ta), id(tb))
+            if key not in scores:
+                a, b = arr(ta), arr(tb)
+                scores[key] = None
+                # a short overlap (the new piece was born before the old one was declared lost)
+                if len(np.intersect1d(a[:, F], b[:, F])) <= 0.2 * min(len(a), len(b)):
                     tm = 0.5 * (a[-1, T] + b[0, T])
                     pa = _extrapolate(a[a[:, T] >= a[-1, T] - p.bridge_fit_s], tm)
                     pb = _extrapolate(b[b[:, T] <= b[0, T] + p.bridge_fit_s], tm)
-                    if pa is None or pb is None:
+                    if pa is not None and pb is not None:
+                        d = pa[0] - pb[0]
+                        scores[key] = float(np.sum(d * d / (pa[1] + pb[1])))
+            return scores[key]
+
+        while True:
+            # cheap gates first (same segment and run, B starts within the gap and ends later)
+            first_t = np.array([arr(tr)[0, T] for _, tr in pieces])
+            last_t = np.array([arr(tr)[-1, T] for _, tr in pieces])
+            first_f = np.array([arr(tr)[0, F] for _, tr in pieces])
+            last_f = np.array([arr(tr)[-1, F] for _, tr in pieces])
+            group = [(sg, tr.run) for sg, tr in pieces]
+            best = None
+            for i in range(len(pieces)):
+                js = np.flatnonzero((first_t - last_t[i] <= p.bridge_max_s) & (first_f > first_f[i])
+                                    & (last_f > last_f[i]))
+                for j in js:
+                    if j == i or group[i] != group[j]:
                         continue
-                    d = pa[0] - pb[0]
-                    var = pa[1] + pb[1]
-                    d2 = float(np.sum(d * d / var))
-                    if d2 <= p.bridge_chi2 and (best is None or d2 < best[0]):
-                        best = (d2, i, j)
+                    d2 = score(pieces[i][1], pieces[j][1])
+                    if d2 is not None and d2 <= p.bridge_chi2 and (best is None or d2 < best[0]):
+                        best = (d2, i, int(j))
             if best is None:
                 return pieces
             _, i, j = best
@@ -330,8 +347,9 @@ class TrackingCollector:
             _, tb = pieces[j]
             have = {int(r[F]) for r in ta.points}
             ta.points = sorted(ta.points + [r for r in tb.points if int(r[F]) not in have], key=lambda r: r[F])
-            ta.borrowed |= {f for f in tb.borrowed if f not in have}
             ta.end_kind, ta.end_frame = tb.end_kind, tb.end_frame
+            arrays.pop(id(ta), None)
+            scores = {k: v for k, v in scores.items() if id(ta) not in k and id(tb) not in k}
             pieces = [pc for k, pc in enumerate(pieces) if k != j]
 
     def _result(self, seg: int, tr: Track, scale_in: Scale | None) -> TrackResult:
