@@ -76,7 +76,6 @@ from pydantic import BaseModel, ConfigDict
 from vidforensics.io.decode import Frame
 
 TEXTURE_POOR = "texture-poor frame (sky only): camera and object motion cannot be separated"
-TOO_FEW_AGREE = "too few features agree: moving objects, smoke or blur dominate the frame"
 TOO_CLUSTERED = "agreeing features cover too little of the frame"
 HIGH_RESIDUAL = "registration residual too high"
 
@@ -168,8 +167,6 @@ class _Keyframe:
     dense: np.ndarray        # (M, 1, 2) float32 corners (a superset) used when a later keyframe links to this one
     to_ref: np.ndarray       # working px of this keyframe -> working px of the reference
     from_ref: np.ndarray     # its inverse
-    mean: float
-    std: float
 
 
 @dataclass(slots=True)
@@ -354,11 +351,9 @@ class CameraMotionEstimator:
         return pts, int(starts.size)
 
     def _keyframe(self, index: int, img: np.ndarray, corners: np.ndarray, to_ref: np.ndarray) -> _Keyframe:
-        mean, std = cv2.meanStdDev(img)
         dense = np.ascontiguousarray(corners[:, :, :2])
         track = np.ascontiguousarray(dense[corners[:, 0, 2] < self.p.track_per_cell])
-        return _Keyframe(index=index, image=img, track=track, dense=dense, to_ref=to_ref, from_ref=_inv(to_ref),
-                         mean=float(mean[0, 0]), std=float(std[0, 0]))
+        return _Keyframe(index=index, image=img, track=track, dense=dense, to_ref=to_ref, from_ref=_inv(to_ref))
 
     # ------------------------------------------------------------------ registration
     def _predictions(self) -> tuple[np.ndarray, np.ndarray] | None:
