@@ -76,6 +76,7 @@ from pydantic import BaseModel, ConfigDict
 from vidforensics.io.decode import Frame
 
 TEXTURE_POOR = "texture-poor frame (sky only): camera and object motion cannot be separated"
+TOO_FEW_AGREE = "too few features agree: moving objects, smoke or blur dominate the frame"
 TOO_CLUSTERED = "agreeing features cover too little of the frame"
 HIGH_RESIDUAL = "registration residual too high"
 
@@ -93,6 +94,8 @@ class MotionParams(BaseModel):
     corner_min_gradient: float    # weakest-direction RMS gradient (levels/px, working image) a corner needs
     corner_nms_px: int            # corners are local maxima over this square (working px)
     min_textured_cells: int       # grid cells holding a corner for a frame to count as textured (not sky only)
+    max_unregistered_frames: int  # textured frames in a row that register to nothing, flagged, before a new run starts
+    new_view_min_cells: int       # ... unless this many cells hold corners: a well-textured frame matching nothing is a new view
     lk_window: int                # Lucas-Kanade window side (working px)
     lk_levels: int                # pyramid levels above the working image in the first try
     lk_levels_retry: int          # ... and in the retry when the first try does not register
@@ -224,6 +227,7 @@ class CameraMotionEstimator:
         self._prev_index = -1
         self._hist: list[np.ndarray | None] = []     # working to_ref of the last two frames (None: unreliable)
         self._held = np.eye(3)                       # last reliable working to_ref of the run
+        self._failures = 0                           # textured frames in a row that registered to nothing
         # running prediction errors (working px) of "constant velocity" and "no motion":
         # pans and zooms favour the first, fast hand-held jitter the second
         self._pred_err = [0.0, 1.0]
@@ -257,6 +261,13 @@ class CameraMotionEstimator:
             if fit is not None and self._plausible(fit, prev):
                 self._add_key(prev)
                 return self._accept(frame, img, prev, fit)
+        # A well-textured frame that matches nothing is a new view (a cut, a whip pan): new run at
+        # once. With little texture (a thin band of ground, smoke, a passing object) too few corners
+        # may agree for a frame or two: hold the run (the frame is flagged); if it lasts, a new run.
+        if (key is not None and cells < self.p.new_view_min_cells
+                and self._failures < self.p.max_unregistered_frames):
+            self._failures += 1
+            return self._unreliable(frame, img, TOO_FEW_AGREE)
         return self._start_run(frame, img, corners)
 
     def summary(self) -> dict:
@@ -352,7 +363,12 @@ class CameraMotionEstimator:
 
     def _keyframe(self, index: int, img: np.ndarray, corners: np.ndarray, to_ref: np.ndarray) -> _Keyframe:
         dense = np.ascontiguousarray(corners[:, :, :2])
-        track = np.ascontiguousarray(dense[corners[:, 0, 2] < self.p.track_per_cell])
+        # the same number of tracked corners whatever share of the picture is textured: a thin band
+        # of ground under a big sky needs more per cell, or a zoom leaves too few to agree
+        cells = max(int((corners[:, 0, 2] == 0).sum()), 1)
+        per_cell = min(self.p.link_per_cell, max(self.p.track_per_cell, math.ceil(
+            self.p.track_per_cell * self.p.grid_cols * self.p.grid_rows / cells)))
+        track = np.ascontiguousarray(dense[corners[:, 0, 2] < per_cell])
         return _Keyframe(index=index, image=img, track=track, dense=dense, to_ref=to_ref, from_ref=_inv(to_ref))
 
     # ------------------------------------------------------------------ registration
@@ -520,6 +536,7 @@ class CameraMotionEstimator:
 
     # ------------------------------------------------------------------ outcomes
     def _accept(self, frame: Frame, img: np.ndarray, key: _Keyframe, fit: _Fit) -> MotionSample:
+        self._failures = 0
         p = self.p
         run = self._runs[-1]
         to_ref_w = key.to_ref @ fit.H
@@ -544,6 +561,7 @@ class CameraMotionEstimator:
         return self._sample(frame, self._held, math.nan, False, reason)
 
     def _start_run(self, frame: Frame, img: np.ndarray, corners: np.ndarray | None = None) -> MotionSample:
+        self._failures = 0
         cells = -1  # corners given: already known to be textured
         if corners is None:
             corners, cells = self._corners(img)
