@@ -54,28 +54,32 @@ def test_each_segment_gets_the_drawn_shadow_direction(report):
 
 
 def test_same_place_segments_are_checked_for_same_time(report):
-    """Both segments show one town under one sun: never 'inconsistent'; a verdict only with directions."""
-    checks = [c for c in report.checks if c.name == "same_time_of_day"]
-    assert [c.segments for c in checks] == [[0, 1]] or checks == []
-    for c in checks:
-        assert c.verdict in ("consistent", "inconclusive"), c.summary
-        if c.verdict == "consistent":
-            assert c.measurements["registration"]["inliers"] >= 25
+    """Both segments show one town under one sun: they register and are never called 'inconsistent'.
+
+    The smoke rising in segment 1 changes two places, so the shadow-change test
+    cannot call the shadows unchanged either: 'inconclusive' is the honest answer.
+    """
+    [check] = [c for c in report.checks if c.name == "same_time_of_day"]
+    assert check.segments == [0, 1]
+    assert check.verdict in ("consistent", "inconclusive"), check.summary
+    m = check.measurements
+    assert m["registration"]["agreement"] >= load_config("shadows").shadow_compare.min_agreement
+    assert m["shadow_change"]["changed_places"] < load_config("shadows").shadow_compare.change_moved_min_places
     jsonschema.validate(json.loads(report_json(report)), json_schema())
 
 
 def test_segments_showing_one_place_register(report):
     """The compare step finds the homography between the wide and the zoomed view of the town."""
     from vidforensics.io.decode import read_frame
-    from vidforensics.shadows.compare import best_registration, prepare_view
+    from vidforensics.shadows.register import best_registration, prepare_view
 
     cp = load_config("shadows").shadow_compare
     views = {}
     for seg in report.segments:
         frames = [seg.start_frame + (seg.end_frame - seg.start_frame) * k // 4 for k in (1, 2, 3)]
         views[seg.index] = [prepare_view(seg.index, f, read_frame(CLIP, f, f / 25.0), cp) for f in frames]
-    found = best_registration(views[0], views[1], cp)
-    assert found is not None and found[0].inliers >= 25
+    found = best_registration(views[0], views[1], cp, lambda v: read_frame(CLIP, v.frame, v.frame / 25.0))
+    assert found is not None and found[0].inliers >= 25 and found[0].agreement >= cp.min_agreement
     # segment 1 is the same town zoomed in (2x at the cut; the two shots zoom during the segments)
     H = found[0].homography
     scale = float(np.sqrt(abs(np.linalg.det(H[:2, :2]))))

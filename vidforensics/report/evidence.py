@@ -20,10 +20,14 @@ from vidforensics.errors import OutputError
 from vidforensics.io.decode import read_frame
 from vidforensics.report.schema import Report
 from vidforensics.report.track_pictures import draw_track_overlay, plot_track
+from vidforensics.shadows.compare import CompareParams, ShadowChange, shadow_change
+from vidforensics.shadows.register import warp_onto
 
 _CUE = (255, 200, 0)      # amber: the cues
 _ARROW = (255, 40, 40)    # red: the segment's direction
 _TEXT = (255, 255, 255)
+_APPEARED = (255, 40, 40)   # red: shadow in the later segment only
+_VANISHED = (40, 120, 255)  # blue: shadow in the earlier segment only
 
 
 def evidence_folder(report: Report) -> str:
@@ -35,7 +39,8 @@ def evidence_folder(report: Report) -> str:
 def write_evidence(clip: Path, report: Report, out_dir: Path) -> list[Path]:
     """Draw the evidence pictures; set their paths in the report; return the files.
 
-    Per segment with shadows ``segments[].shadow.evidence_png``; per track
+    Per segment with shadows ``segments[].shadow.evidence_png``; per same-time check with a shadow
+    comparison ``checks[].evidence_png``; per track
     ``tracks[].evidence_png`` (trajectory on its last frame) and ``tracks[].plot_png``.
     """
     if report.input is None or report.status == "error":
@@ -51,6 +56,25 @@ def write_evidence(clip: Path, report: Report, out_dir: Path) -> list[Path]:
         img = draw_shadow_evidence(rgb, sh, f"segment {seg.index}, frame {sh.evidence_frame}")
         sh.evidence_png = f"{folder}/segment-{seg.index:03d}-shadow.png"
         written.append(_write(out_dir / sh.evidence_png, _png(img)))
+    for k, check in enumerate(report.checks):
+        m = check.measurements
+        if "shadow_change" not in m:
+            continue
+        # redrawn from the report: the registration and parameters it records give the same masks
+        cp = CompareParams(**report.parameters["shadow_compare"])
+        i, j = check.segments
+        fi, fj = m["registration"]["frames"]
+        pi = read_frame(clip, fi, _frame_time(report, fi, report.segments[i]))
+        pj = read_frame(clip, fj, _frame_time(report, fj, report.segments[j]))
+        H = np.array(m["registration"]["homography"], np.float64)
+        change = shadow_change(pi, pj, H, i, j, cp)
+        other = pj if change.compared_in == i else pi
+        M = np.linalg.inv(H) if change.compared_in == i else H
+        warped, cover = warp_onto(change.picture, other, M)
+        warped[~cover] = 40.0   # outside what both pictures show (and the edges left out of the comparison)
+        img = draw_shadow_change(change, np.clip(warped, 0, 255).astype(np.uint8), check)
+        check.evidence_png = f"{folder}/check-{k:03d}-same-time-{i}-{j}.png"
+        written.append(_write(out_dir / check.evidence_png, _png(img)))
     for tr in report.tracks:
         rgb = read_frame(clip, tr.end.frame, tr.end.time_s)
         img = draw_track_overlay(rgb, tr, f"track {tr.id}, segment {tr.segment}, frames {tr.start.frame}-{tr.end.frame}")
@@ -106,16 +130,45 @@ def draw_shadow_evidence(rgb: np.ndarray, shadow, caption: str) -> np.ndarray:
                  f"confidence {shadow.confidence:.2f}, {shadow.cues} cues")
     else:
         label = f"no shadow direction: {shadow.reason}"
-    # a dark banner under the text: readable on any picture
+    return _banner(img, caption, label)
+
+
+def _banner(img: np.ndarray, caption: str, label: str, max_lines: int = 3) -> np.ndarray:
+    """Caption and wrapped label on a dark banner at the top: readable on any picture."""
+    w = img.shape[1]
+    thick = max(1, int(round(w / 640)))
     scale = 0.42 * max(1.0, w / 640)
     line_h = int(round(20 * scale / 0.42))
     max_chars = int(w / (9.5 * scale / 0.42))
-    lines = [caption] + _wrap(label, max_chars)[:3]
+    lines = [caption] + _wrap(label, max_chars)[:max_lines]
     banner = img[: line_h * len(lines) + 8].astype(np.float32)
     img[: line_h * len(lines) + 8] = (banner * 0.35).astype(np.uint8)
     for k, text in enumerate(lines):
         cv2.putText(img, text, (8, line_h * (k + 1)), cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, thick, cv2.LINE_AA)
     return img
+
+
+def draw_shadow_change(change: ShadowChange, other_warped: np.ndarray, check) -> np.ndarray:
+    """Three panels in the compared picture's pixels: that picture, the other segment's picture
+    registered onto it, and the changes (red: in shadow only in the later segment; blue: only in the
+    earlier one)."""
+    ref = np.ascontiguousarray(change.picture)
+    overlay = ref.copy()
+    overlay[change.appeared] = _APPEARED
+    overlay[change.vanished] = _VANISHED
+    overlay = cv2.addWeighted(ref, 0.35, overlay, 0.65, 0)
+    i, j = check.segments
+    frames = check.measurements["registration"]["frames"]
+    other = j if change.compared_in == i else i
+    f_ref, f_other = (frames[0], frames[1]) if change.compared_in == i else (frames[1], frames[0])
+    a = _banner(ref.copy(), f"segment {change.compared_in}, frame {f_ref}", "as filmed", 1)
+    b = _banner(np.ascontiguousarray(other_warped), f"segment {other}, frame {f_other}",
+                f"registered onto segment {change.compared_in} (agreement "
+                f"{check.measurements['registration']['agreement']})", 1)
+    c = _banner(overlay, f"same_time_of_day {check.verdict}: red appeared, blue vanished",
+                f"changed at {change.changed_places} places, {100 * change.changed_share:.1f} % of "
+                f"{change.shadow_places} shadow areas", 2)
+    return np.hstack([a, b, c])
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 BoundaryKind = Literal["start", "cut", "dissolve", "fade", "jump_cut"]
 Status = Literal["ok", "partial", "error"]
@@ -197,6 +197,7 @@ class Check(_Model):
     verdict: Literal["consistent", "inconsistent", "inconclusive"]
     summary: str
     measurements: dict[str, Any] = Field(default_factory=dict)
+    evidence_png: Optional[str] = Field(None, description="path relative to the report's folder")
 
 
 class DescentCriterion(_Model):

@@ -8,13 +8,15 @@ exactly what they ask.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
 
 from vidforensics.claims import Claims, resolve_segments
 from vidforensics.io.decode import read_frame
 from vidforensics.report.schema import Check, Report
-from vidforensics.shadows.compare import View, prepare_view, same_time_check
+from vidforensics.shadows.compare import same_time_check
+from vidforensics.shadows.register import View, prepare_view
 from vidforensics.solar import (camera_from_claim, check_filmed_at, delta_time_for_delta_azimuth,
                                image_direction_to_ground_azimuth)
 
@@ -28,9 +30,10 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
 
     pairs: list[tuple[int, int]] = []
     if claims is None:
-        usable = [s for s in segs if s.shadow is not None and s.shadow.direction_deg is not None
-                  and s.shadow.confidence >= cp.min_confidence]
-        usable = sorted(usable, key=lambda s: -s.shadow.confidence)[: cp.max_segments]
+        # every two segments with sampled shadow frames: a pair is reported when its pictures
+        # register as one place, or when both have a confident direction
+        usable = [s for s in segs if s.shadow is not None and s.shadow.evidence_frame is not None]
+        usable = sorted(usable, key=lambda s: (-s.shadow.confidence, s.index))[: cp.max_segments]
         pairs = list(combinations(sorted(s.index for s in usable), 2))
     for c in same:
         idx = list(range(len(segs))) if c.segments == "all" else list(c.segments)
@@ -39,17 +42,31 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
     # each segment's sampled frames, read back by seeking (the pass keeps no pictures);
     # a zooming or panning shot may register with another segment in one frame only
     views: dict[int, list[View]] = {}
-    fps = report.input.fps or 0.0
     for k in sorted({i for p in pairs for i in p}):
-        seg, sh = segs[k], segs[k].shadow
+        sh = segs[k].shadow
         if sh is None:
             continue
         frames = sorted(set(sh.frames_used) | ({sh.evidence_frame} if sh.evidence_frame is not None else set()))
-        views[k] = [prepare_view(k, f, read_frame(path, f, seg.start_s + (f - seg.start_frame) / fps
-                                                 if fps else float("nan")), cp)
-                    for f in frames[: cp.max_views_per_segment]]
+        views[k] = [prepare_view(k, f, segment_frame(path, report, k, f), cp) for f in frames[: cp.max_views_per_segment]]
 
-    checks = [same_time_check(i, j, segs[i].shadow, segs[j].shadow, views, cp) for i, j in pairs]
+    @lru_cache(maxsize=2 * cp.max_views_per_segment)
+    def frame(segment: int, index: int):
+        # pairs run (0, 1), (0, 2), ...: the first segment's pictures stay cached, each other's is read once
+        return segment_frame(path, report, segment, index)
+
+    def picture(view: View):
+        return frame(view.segment, view.frame)
+
+    checks = []
+    for i, j in pairs:
+        asked = claims is not None
+        # the slow scale search only where one place is likely (a jump cut joins neighbours) or asked for
+        check, _ = same_time_check(i, j, segs[i].shadow, segs[j].shadow, views, cp, picture,
+                                   search=asked or j == i + 1)
+        both_directions = all(segs[k].shadow is not None and segs[k].shadow.direction_deg is not None
+                              and segs[k].shadow.confidence >= cp.min_confidence for k in (i, j))
+        if asked or "registration" in check.measurements or both_directions:
+            checks.append(check)
     for check in checks:
         _add_time_difference(check, same, filmed, report, cfg)
 
@@ -67,6 +84,13 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
             checks.append(Check(name="filmed_at", segments=[k], verdict=out.pop("verdict"),
                                 summary=str(out.pop("evidence", "")), measurements=_jsonable(out)))
     return checks
+
+
+def segment_frame(path: Path, report: Report, segment: int, frame: int):
+    """Frame ``frame`` of ``segment`` read back from the clip (RGB)."""
+    seg = report.segments[segment]
+    fps = report.input.fps or 0.0
+    return read_frame(path, frame, seg.start_s + (frame - seg.start_frame) / fps if fps else float("nan"))
 
 
 def _add_time_difference(check, same, filmed, report: Report, cfg) -> None:

@@ -1,14 +1,32 @@
 """Same place, same time? Register segments that view one place and compare their shadows.
 
-Two segments filmed at the same time of day from one spot show the same shadow
-direction on the ground; in the image that direction also depends on the
-framing, so one segment's direction is carried into the other's picture through
-the homography that registers the two views (valid for the ground plane, where
-the shadows lie), and compared there, at the other picture's centre.
+Two tests, both in the registered pictures:
+
+- **Shadow change** (:func:`shadow_change`). One picture is warped onto the other
+  (the coarser one, so that nothing is invented by upsampling) and the two are
+  compared pixel by pixel after removing the exposure difference. Under the same
+  sun every cast shadow lies where it lay; when the sun has moved, shadows leave
+  ground that is now lit and cover ground that was lit, at every caster at once.
+  A pixel counts as changed only when it is darker (or brighter) than every pixel
+  of the other picture within the registration tolerance, keeps its colour up to
+  a gain (a shadow dims all channels alike) and lies in a shadow of the picture
+  where it is dark; changes are counted per separate place, so one passer-by is
+  not "the sun moved". This needs no shadow direction and sees turns of a few
+  degrees; it says *that* the shadows moved, not by how much.
+- **Shadow directions** (when both segments have one). One segment's direction is
+  carried into the other's picture through the homography (valid for the
+  ground plane, where the shadows lie) and compared there, at the picture's
+  centre: this gives ``delta_deg`` with its uncertainty.
+
+Shadows that moved outrank directions that agree within their uncertainty;
+shadows that did not move while the directions differ is ``inconclusive``
+(:func:`_combine`). Registration (:func:`best_registration`) is checked on the
+pictures before anything is compared.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -16,6 +34,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from vidforensics.report.schema import Check, Shadow
+from vidforensics.shadows.register import (Registration, View, best_registration, coarse_first, dark_pixels,
+                                           warp_onto)
 
 
 class CompareParams(BaseModel):
@@ -35,59 +55,34 @@ class CompareParams(BaseModel):
     registration_sigma_deg: float  # angle error the registration itself adds (1 sigma)
     max_segments: int            # compare at most this many segments pairwise (the most confident)
     max_views_per_segment: int   # sampled frames per segment tried for registration
-
-
-@dataclass
-class View:
-    """A segment's evidence picture, prepared for registration."""
-
-    segment: int
-    frame: int
-    size: tuple[int, int]        # full-resolution (width, height)
-    scale: float                 # register pixels per full-resolution pixel
-    keypoints: list
-    descriptors: np.ndarray | None
-
-
-def prepare_view(segment: int, frame: int, rgb: np.ndarray, params: CompareParams) -> View:
-    h, w = rgb.shape[:2]
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    rw = min(params.register_width, w)
-    scale = rw / w
-    small = cv2.resize(gray, (rw, max(8, int(round(h * scale)))), interpolation=cv2.INTER_AREA)
-    orb = cv2.ORB_create(nfeatures=params.orb_features, fastThreshold=10)
-    kp, des = orb.detectAndCompute(small, None)
-    return View(segment, frame, (w, h), scale, list(kp), des)
-
-
-@dataclass
-class Registration:
-    homography: np.ndarray       # full-resolution pixels of view a -> view b
-    inliers: int
-    inlier_ratio: float
-    rms_px: float
-
-
-def register(a: View, b: View, params: CompareParams) -> Registration | None:
-    """Homography a -> b if the two pictures show the same place, else None."""
-    if a.descriptors is None or b.descriptors is None or len(a.keypoints) < params.min_inliers:
-        return None
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a.descriptors, b.descriptors, k=2)
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < params.match_ratio * m[1].distance]
-    if len(good) < params.min_inliers:
-        return None
-    src = np.float32([a.keypoints[m.queryIdx].pt for m in good]) / a.scale
-    dst = np.float32([b.keypoints[m.trainIdx].pt for m in good]) / b.scale
-    H, mask = cv2.findHomography(src, dst, cv2.RANSAC, params.ransac_px / b.scale)
-    if H is None or mask is None:
-        return None
-    keep = mask.ravel().astype(bool)
-    n = int(keep.sum())
-    if n < params.min_inliers or n / len(good) < params.min_inlier_ratio:
-        return None
-    proj = cv2.perspectiveTransform(src[keep].reshape(-1, 1, 2), H).reshape(-1, 2)
-    rms = float(np.sqrt(np.mean(np.sum((proj - dst[keep]) ** 2, axis=1))))
-    return Registration(H, n, n / len(good), rms)
+    register_level_factors: list[float]  # also match each picture shrunk by these factors (zoomed views)
+    max_verified: int            # candidate registrations checked photometrically, best supported first
+    guided_gate_px: float        # guided re-matching: a feature within this of its predicted place
+    guided_max_hamming: int      # ... and a descriptor at most this far
+    scale_search_max: float      # scale search: zooms from 1.1 up to this ...
+    scale_search_steps: int      # ... in this many log steps
+    homography_min_gain: float   # a homography replaces the similarity when it has this many times the inliers
+    max_zoom: float              # registrations implying a larger scale change are rejected
+    min_agreement: float         # photometric agreement a registration needs (verify_registration)
+    ecc_iterations: int          # ECC refinement steps in verify_registration (0: off)
+    max_rotation_deg: float      # one camera: at most this roll between the two pictures ...
+    max_anisotropy: float        # ... no more stretch in one direction than this ...
+    max_perspective: float       # ... and at most this change of scale across the picture
+    change_min_log_ratio: float  # a pixel changed: |log| brightness change beyond every neighbour's (0.1 ~ 10 %)
+    change_tolerance_px: int     # neighbourhood radius (pixels of the compared picture) for misregistration
+    change_max_chroma_spread: float  # max spread of the per-channel log changes (a shadow dims all alike)
+    change_shadow_ratio_max: float   # a shadow pixel: at most this share of the brightest pixel nearby
+    change_shadow_window_frac: float  # "nearby", as a share of the picture's width
+    change_min_lit_level: float  # ... whose brightest pixel is at least this (no night "shadows")
+    change_place_gap_px: int     # changed pixels closer than this are one place
+    change_place_min_px: int     # a place counts with at least this many changed pixels
+    shadow_area_ratio_max: float  # a shadow area: at most this share of the brightest pixel nearby
+    shadow_place_min_px: int     # a shadow area counts with at least this many pixels
+    change_min_shadow_places: int    # shadow areas the overlap needs for the change test to decide
+    change_moved_min_places: int     # "shadows moved": at least this many changed places ...
+    change_moved_min_share: float    # ... and this share of the shadow pixels changed
+    change_same_max_places: int      # "shadows unchanged": at most this many changed places ...
+    change_same_max_share: float     # ... and at most this share
 
 
 def direction_at(shadow: Shadow, point: tuple[float, float], size: tuple[int, int]) -> float:
@@ -117,6 +112,97 @@ def map_direction(theta_deg: float, H: np.ndarray, point: tuple[float, float]) -
     return math.degrees(math.atan2(q[1, 1] - q[0, 1], q[1, 0] - q[0, 0])) % 360.0, (float(q[0, 0]), float(q[0, 1]))
 
 
+@dataclass
+class ShadowChange:
+    """Where the cast shadows of two registered pictures differ (see the module docstring)."""
+
+    compared_in: int             # segment whose picture the comparison is made in (the coarser view)
+    compared_px: int             # overlap pixels compared
+    shadow_px: int               # pixels in shadow (shadow_area_ratio_max) in either picture, within the overlap
+    shadow_places: int           # separate shadow areas in the overlap
+    appeared_px: int             # in shadow in the later segment only
+    vanished_px: int             # in shadow in the earlier segment only
+    changed_places: int
+    tolerance_px: int
+    appeared: np.ndarray         # masks in the compared picture (for the evidence picture)
+    vanished: np.ndarray
+    picture: np.ndarray          # the compared picture (RGB)
+
+    @property
+    def changed_share(self) -> float:
+        return (self.appeared_px + self.vanished_px) / max(1, self.shadow_px)
+
+    def verdict(self, params: CompareParams) -> str | None:
+        """consistent / inconsistent / inconclusive; None when nothing changed but there are too few
+        shadows for that to mean anything."""
+        if (self.changed_places >= params.change_moved_min_places
+                and self.changed_share >= params.change_moved_min_share):
+            return "inconsistent"
+        if self.shadow_places < params.change_min_shadow_places:
+            return None     # too few shadows for "nothing moved" to mean anything
+        if (self.changed_places <= params.change_same_max_places
+                and self.changed_share <= params.change_same_max_share):
+            return "consistent"
+        return "inconclusive"
+
+    def to_dict(self) -> dict:
+        return {"compared_in_segment": self.compared_in, "compared_px": self.compared_px,
+                "shadow_px": self.shadow_px, "shadow_places": self.shadow_places,
+                "appeared_px": self.appeared_px, "vanished_px": self.vanished_px,
+                "changed_share": round(self.changed_share, 5), "changed_places": self.changed_places,
+                "tolerance_px": self.tolerance_px}
+
+
+def _places(mask: np.ndarray, gap: int, min_px: int) -> int:
+    """Separate places (pixels closer than ``gap`` joined) holding at least ``min_px`` pixels of ``mask``."""
+    m = mask.astype(np.uint8)
+    n, lab = cv2.connectedComponents(cv2.dilate(m, np.ones((gap, gap), np.uint8)))
+    counts = np.bincount(lab[m > 0], minlength=n)[1:]
+    return int((counts >= min_px).sum())
+
+
+def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int, j: int,
+                  params: CompareParams) -> ShadowChange:
+    """Compare the cast shadows of two pictures of one place; ``H_ij`` maps picture i to picture j.
+
+    The finer picture is low-passed for its scale and warped onto the coarser
+    one; both are smoothed slightly (sensor noise, compression) and the exposure
+    difference (per-channel median log ratio over the overlap) is removed.
+    """
+    ref, mov, M, ref_seg = coarse_first(rgb_i, rgb_j, H_ij, i, j)
+    h, w = ref.shape[:2]
+    warped, cover = warp_onto(ref, mov, M)
+    lr = np.log(cv2.GaussianBlur(ref.astype(np.float32), (0, 0), 1.0) + 2.0)
+    lw = np.log(cv2.GaussianBlur(warped, (0, 0), 1.0) + 2.0)
+    if cover.sum() < 100:
+        empty = np.zeros((h, w), bool)
+        return ShadowChange(ref_seg, int(cover.sum()), 0, 0, 0, 0, 0, params.change_tolerance_px,
+                            empty, empty, ref)
+    lw -= np.median((lw - lr)[cover], axis=0)
+    k = np.ones((2 * params.change_tolerance_px + 1,) * 2, np.uint8)
+    tau = params.change_min_log_ratio
+    darker = ((lw - cv2.erode(lr, k)) < -tau).all(-1)       # darker than every nearby pixel of ref
+    brighter = ((lw - cv2.dilate(lr, k)) > tau).all(-1)
+    d = lw - lr
+    gain_only = (d.max(-1) - d.min(-1)) <= params.change_max_chroma_spread
+    s_ref = dark_pixels(np.exp(lr), params) & cover
+    s_mov = dark_pixels(np.exp(lw), params) & cover
+    opening = np.ones((2, 2), np.uint8)
+    darker = cv2.morphologyEx((darker & gain_only & s_mov & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
+    brighter = cv2.morphologyEx((brighter & gain_only & s_ref & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
+    # darker in the warped picture = in shadow there only
+    later_dark_only, earlier_dark_only = (brighter, darker) if ref_seg == j else (darker, brighter)
+    shadow = (dark_pixels(np.exp(lr), params, params.shadow_area_ratio_max)
+              | dark_pixels(np.exp(lw), params, params.shadow_area_ratio_max)) & cover
+    return ShadowChange(
+        compared_in=ref_seg, compared_px=int(cover.sum()), shadow_px=int(shadow.sum()),
+        shadow_places=_places(shadow, params.change_place_gap_px, params.shadow_place_min_px),
+        appeared_px=int(later_dark_only.sum()), vanished_px=int(earlier_dark_only.sum()),
+        changed_places=_places(darker | brighter, params.change_place_gap_px, params.change_place_min_px),
+        tolerance_px=params.change_tolerance_px, appeared=later_dark_only, vanished=earlier_dark_only,
+        picture=ref)
+
+
 def _diff(a: float, b: float) -> float:
     """Absolute circular difference of two angles in degrees, in [0, 180]."""
     return abs((a - b + 180.0) % 360.0 - 180.0)
@@ -126,39 +212,16 @@ def _signed(a: float, b: float) -> float:
     return (a - b + 180.0) % 360.0 - 180.0
 
 
-def best_registration(views_i: list[View], views_j: list[View],
-                      params: CompareParams) -> tuple[Registration, View, View] | None:
-    """The best-supported registration between any picture of one segment and any of another."""
-    best = None
-    for a in views_i:
-        for b in views_j:
-            reg = register(a, b, params)
-            if reg is not None and (best is None or reg.inliers > best[0].inliers):
-                best = (reg, a, b)
-    return best
-
-
-def same_time_check(i: int, j: int, si: Shadow, sj: Shadow, views: dict[int, list[View]],
-                    params: CompareParams) -> Check:
-    """``same_time_of_day`` for segments ``i`` and ``j`` (``i`` carried into ``j``'s picture)."""
-    segs = [i, j]
+def _direction_test(i: int, j: int, si: Shadow | None, sj: Shadow | None, reg: Registration,
+                    vi: View, vj: View, params: CompareParams) -> tuple[str | None, str, dict]:
+    """(verdict or None when a segment has no confident direction, summary, measurements)."""
     for k, s in ((i, si), (j, sj)):
         if s is None or s.direction_deg is None:
             why = s.reason if s is not None and s.reason else "no shadow direction"
-            return Check(name="same_time_of_day", segments=segs, verdict="inconclusive",
-                         summary=f"Segment {k} has no usable shadows ({why}).")
+            return None, f"segment {k} has no shadow direction ({why})", {}
         if s.confidence < params.min_confidence:
-            return Check(name="same_time_of_day", segments=segs, verdict="inconclusive",
-                         summary=f"Segment {k}'s shadow direction is not confident enough "
-                                 f"({s.confidence:.2f} < {params.min_confidence}).",
-                         measurements={"confidence": {str(i): si.confidence, str(j): sj.confidence}})
-    found = best_registration(views.get(i, []), views.get(j, []), params)
-    if found is None:
-        return Check(name="same_time_of_day", segments=segs, verdict="inconclusive",
-                     summary=f"Segments {i} and {j} could not be registered as views of one place; "
-                             "their image-plane shadow directions are not comparable without each camera's heading.",
-                     measurements={"direction_deg": {str(i): si.direction_deg, str(j): sj.direction_deg}})
-    reg, vi, vj = found
+            return None, (f"segment {k}'s shadow direction is not confident enough "
+                          f"({s.confidence:.2f} < {params.min_confidence})"), {}
     cj = (vj.size[0] / 2, vj.size[1] / 2)
     # the point of picture i that shows the place at picture j's centre
     p_i = cv2.perspectiveTransform(np.float32([[cj]]), np.linalg.inv(reg.homography))[0, 0]
@@ -166,23 +229,77 @@ def same_time_check(i: int, j: int, si: Shadow, sj: Shadow, views: dict[int, lis
     carried, _ = map_direction(theta_i, reg.homography, (float(p_i[0]), float(p_i[1])))
     delta = _signed(sj.direction_deg, carried)
     sigma = math.sqrt(si.uncertainty_deg ** 2 + sj.uncertainty_deg ** 2 + params.registration_sigma_deg ** 2)
+    m = {"delta_deg": round(delta, 3), "delta_sigma_deg": round(sigma, 3),
+         "direction_deg": {str(i): si.direction_deg, str(j): sj.direction_deg},
+         "carried_direction_deg": round(carried, 3)}
     if abs(delta) <= params.sigma_factor * sigma:
-        verdict = "consistent"
-        summary = (f"Shadows in segments {i} and {j} point the same way on the ground they both show: "
-                   f"difference {delta:+.1f} deg +/- {sigma:.1f} (1 sigma).")
-    elif abs(delta) >= params.min_delta_deg:
-        verdict = "inconsistent"
-        summary = (f"Shadows in segments {i} and {j} point differently on the same ground: "
-                   f"{delta:+.1f} deg +/- {sigma:.1f} (1 sigma), {abs(delta) / sigma:.1f} sigma apart: "
-                   "not filmed at the same time of day (or not under the same sun).")
-    else:
-        verdict = "inconclusive"
-        summary = (f"Shadow directions of segments {i} and {j} differ by {delta:+.1f} deg +/- {sigma:.1f}: "
-                   "more than the uncertainty allows for a match, too little to call a difference.")
-    return Check(name="same_time_of_day", segments=segs, verdict=verdict, summary=summary, measurements={
-        "delta_deg": round(delta, 3), "delta_sigma_deg": round(sigma, 3),
-        "direction_deg": {str(i): si.direction_deg, str(j): sj.direction_deg},
-        "carried_direction_deg": round(carried, 3),
-        "registration": {"inliers": reg.inliers, "inlier_ratio": round(reg.inlier_ratio, 3),
-                         "rms_px": round(reg.rms_px, 3), "frames": [vi.frame, vj.frame]},
-    })
+        return "consistent", f"shadow directions agree: difference {delta:+.1f} deg +/- {sigma:.1f} (1 sigma)", m
+    if abs(delta) >= params.min_delta_deg:
+        return "inconsistent", (f"shadow directions differ by {delta:+.1f} deg +/- {sigma:.1f} (1 sigma), "
+                                f"{abs(delta) / sigma:.1f} sigma"), m
+    return "inconclusive", (f"shadow directions differ by {delta:+.1f} deg +/- {sigma:.1f}: more than the "
+                            "uncertainty allows for a match, too little to call a difference"), m
+
+
+def _change_summary(c: ShadowChange, verdict: str | None) -> str:
+    where = (f"{c.shadow_places} shadow areas compared in segment {c.compared_in}'s picture; "
+             f"changed at {c.changed_places} places ({100 * c.changed_share:.1f} % of the shadow pixels)")
+    if verdict is None:
+        return f"too few shadows in the shared view to compare them ({c.shadow_places} shadow areas)"
+    return {"inconsistent": "the cast shadows moved between the two views: ",
+            "consistent": "the cast shadows lie in the same places in both views: ",
+            "inconclusive": "the cast shadows changed a little between the two views: "}[verdict] + where
+
+
+def _combine(change: str | None, direction: str | None) -> str:
+    """One verdict from the shadow-change test and the direction test.
+
+    Shadows that moved at several places are direct evidence of another sun,
+    finer than any direction estimate: a direction test that finds the two
+    directions equal within their (degrees-wide) uncertainty does not contradict
+    it. Shadows that did not move while the directions differ is a
+    contradiction: inconclusive.
+    """
+    if change == "inconsistent":
+        return "inconsistent"
+    if change == "consistent":
+        return "inconclusive" if direction == "inconsistent" else "consistent"
+    return direction if direction in ("consistent", "inconsistent") else "inconclusive"
+
+
+def same_time_check(i: int, j: int, si: Shadow | None, sj: Shadow | None, views: dict[int, list[View]],
+                    params: CompareParams, picture: Callable[[View], np.ndarray], search: bool = True
+                    ) -> tuple[Check, ShadowChange | None]:
+    """``same_time_of_day`` for segments ``i`` and ``j``; also the shadow change, for its evidence picture.
+
+    ``picture(view)`` reads a view's frame back (RGB); ``search``: try the scale
+    search when features do not register the two (see :func:`best_registration`).
+    """
+    segs = [i, j]
+    found = best_registration(views.get(i, []), views.get(j, []), params, picture, search)
+    if found is None:
+        m = {"direction_deg": {str(k): s.direction_deg for k, s in ((i, si), (j, sj)) if s is not None}}
+        return Check(name="same_time_of_day", segments=segs, verdict="inconclusive",
+                     summary=f"Segments {i} and {j} could not be registered as views of one place (too few matching features, "
+                             "or the pictures disagree once aligned); their shadows are not comparable without each camera's heading.",
+                     measurements=m), None
+    reg, vi, vj = found
+    m: dict = {"registration": {"inliers": reg.inliers, "inlier_ratio": round(reg.inlier_ratio, 3),
+                                "rms_px": round(reg.rms_px, 3), "model": reg.model,
+                                "agreement": reg.agreement, "frames": [vi.frame, vj.frame],
+                                "homography": [[round(float(v), 8) for v in row] for row in reg.homography]}}
+    change = shadow_change(picture(vi), picture(vj), reg.homography, i, j, params)
+    change_verdict = change.verdict(params)
+    m["shadow_change"] = change.to_dict()
+    dir_verdict, dir_summary, dir_m = _direction_test(i, j, si, sj, reg, vi, vj, params)
+    m.update(dir_m)
+    parts = [_change_summary(change, change_verdict), dir_summary]
+    verdict = _combine(change_verdict, dir_verdict)
+    lead = {"consistent": "Same sun: filmed at the same time of day (within what the shadows resolve)",
+            "inconsistent": "Not filmed at the same time of day (or not under the same sun)",
+            "inconclusive": "The shadows cannot tell"}[verdict]
+    if change_verdict == "consistent" and dir_verdict == "inconsistent":
+        lead = "The two shadow tests contradict each other (one direction estimate must be wrong)"
+    m["tests"] = {"shadow_change": change_verdict, "shadow_direction": dir_verdict}
+    return Check(name="same_time_of_day", segments=segs, verdict=verdict,
+                 summary=f"{lead} (segments {i} and {j}): " + "; ".join(parts) + ".", measurements=m), change

@@ -1,0 +1,113 @@
+"""Same place, same time? The shadow-change test between registered views, on ray-cast scenes.
+
+Scenes come from ``benchmarks/shadowscenes.py`` (exact shadows; the second shot
+of a pair shows the same objects, ``content_from``). The clip tests encode two
+shots as one H.264 clip with a cut and run ``analyze`` on it through the real
+decoder; the picture tests call the check on the rendered pictures directly.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import shadowscenes as S  # noqa: E402
+
+from vidforensics import analyze, load_config  # noqa: E402
+from vidforensics.io.encode import write_video  # noqa: E402
+from vidforensics.shadows.compare import same_time_check  # noqa: E402
+from vidforensics.shadows.register import prepare_view  # noqa: E402
+
+CP = load_config("shadows").shadow_compare
+
+
+def _zoomed(spec: S.SceneSpec, zoom: float, **over) -> S.SceneSpec:
+    hf = math.degrees(2 * math.atan(math.tan(math.radians(spec.hfov_deg) / 2) / zoom))
+    return replace(spec, hfov_deg=hf, **over)
+
+
+def _check(a: np.ndarray, b: np.ndarray):
+    pics = {0: a, 1: b}
+    views = {k: [prepare_view(k, 0, pics[k], CP)] for k in (0, 1)}
+    return same_time_check(0, 1, None, None, views, CP, lambda v: pics[v.segment])
+
+
+def _two_shot_clip(path: Path, a: S.SceneSpec, b: S.SceneSpec, n: int = 14) -> Path:
+    """A hand-held wide shot of a place, then a cut to the same place zoomed in (as in the seed case)."""
+    fa, _ = S.clip_frames(a, n, 1.0)
+    fb, _ = S.clip_frames(b, n, 1.0, content_from=a, noise_seed=a.seed + 55)
+    write_video(path, [*fa, *fb], 25, crf=20)
+    return path
+
+
+@pytest.fixture(scope="module")
+def wide() -> S.SceneSpec:
+    # a wide view of a place with buildings, poles and dishes (benchmark pair seed 520)
+    return S.random_spec(520, kind="wide", sun_elevation_deg=40.0)
+
+
+def test_cut_to_a_moved_sun_is_inconsistent(tmp_path, wide):
+    clip = _two_shot_clip(tmp_path / "moved sun, zoomed.mp4", wide,
+                          _zoomed(wide, 1.6, sun_azimuth_deg=(wide.sun_azimuth_deg + 40) % 360))
+    report = analyze(clip, load_config("shadows"))
+    assert len(report.segments) == 2, [s.boundary for s in report.segments]
+    [check] = [c for c in report.checks if c.name == "same_time_of_day"]
+    m = check.measurements
+    assert check.verdict == "inconsistent", check.summary
+    assert m["tests"]["shadow_change"] == "inconsistent"
+    assert m["registration"]["agreement"] >= CP.min_agreement
+    change = m["shadow_change"]
+    assert change["changed_places"] >= CP.change_moved_min_places
+    assert change["appeared_px"] > 0 and change["vanished_px"] > 0   # shadows left ground and covered other ground
+    # the registration found the zoom between the shots
+    H = np.array(m["registration"]["homography"])
+    assert 1.45 < math.sqrt(abs(np.linalg.det(H[:2, :2]))) < 1.75
+
+
+def test_cut_under_the_same_sun_is_consistent(tmp_path, wide):
+    clip = _two_shot_clip(tmp_path / "same sun, zoomed.mp4", wide, _zoomed(wide, 1.6, jpeg_quality=75))
+    report = analyze(clip, load_config("shadows"))
+    [check] = [c for c in report.checks if c.name == "same_time_of_day"]
+    assert check.verdict == "consistent", check.summary
+    change = check.measurements["shadow_change"]
+    assert change["changed_places"] == 0 and change["shadow_places"] >= CP.change_min_shadow_places
+
+
+def test_unrelated_pictures_are_not_compared():
+    a, _ = S.render_scene(S.random_spec(521, kind="tele"))
+    b, _ = S.render_scene(S.random_spec(533, kind="wide"))
+    check, change = _check(a, b)
+    assert check.verdict == "inconclusive" and change is None
+    assert "registration" not in check.measurements and "could not be registered" in check.summary
+
+
+def test_one_passing_object_does_not_make_a_moved_sun(wide):
+    """A dark object that moved (a car, smoke) changes one place: not 'the sun moved'."""
+    a, _ = S.render_scene(wide)
+    b, _ = S.render_scene(wide, content_from=wide, noise_seed=wide.seed + 55)
+    b = b.copy()
+    h, w = b.shape[:2]
+    y, x = int(0.7 * h), int(0.3 * w)
+    b[y:y + 14, x:x + 30] = (b[y:y + 14, x:x + 30] * 0.5).astype(np.uint8)   # a dark blob where ground was lit
+    check, change = _check(a, b)
+    assert change is not None and 1 <= change.changed_places < CP.change_moved_min_places
+    assert check.verdict == "inconclusive", check.summary
+
+
+def test_a_shared_watermark_is_not_one_place():
+    """Real footage (PySceneDetect's test video): a dark title card and a later shot carry the same
+    copyright line. The scale search can align the text; the result is no camera's motion (and the
+    black card is no place), so the two are not compared at all."""
+    from vidforensics.io.decode import read_frame
+
+    clip = REPO / "tests" / "data" / "peer-oracles" / "pyscenedetect" / "testvideo.mp4"
+    fps = 29.97
+    title, shot = read_frame(clip, 2, 2 / fps), read_frame(clip, 153, 153 / fps)
+    check, change = _check(title, shot)
+    assert check.verdict == "inconclusive" and change is None, check.summary
