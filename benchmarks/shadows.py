@@ -119,7 +119,12 @@ def singles(quick: bool, off: int) -> list[dict]:
 
 
 def pairs(quick: bool, off: int) -> list[dict]:
-    """Pairs of shots of one place: the sun moved 5-60 deg in azimuth, or the same sun (half zoomed in 1.5-2.5x)."""
+    """Pairs of shots of one place: the sun moved 5-60 deg in azimuth, or the same sun.
+
+    Both kinds are built alike (every other pair zoomed in 1.5-2.5x, the second
+    shot re-encoded at another JPEG quality), so that a test cannot tell them
+    apart by the framing or the compression.
+    """
     n_diff, n_same = (4, 3) if quick else (24, 16)
     out = []
     for i in range(n_diff + n_same):
@@ -128,14 +133,13 @@ def pairs(quick: bool, off: int) -> list[dict]:
         a = S.random_spec(seed, kind="tele" if i % 2 else "wide", sun_elevation_deg=float(rng.uniform(15, 70)))
         if i < n_diff:
             daz = float(5 + 55 * (i + rng.random()) / n_diff) * (1 if rng.random() < 0.5 else -1)
-            b = replace(a, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360)
-            kind, zoom = "moved", 1.0
+            kind = "moved"
         else:
-            daz = 0.0
-            zoom = float(rng.uniform(1.5, 2.5)) if (i - n_diff) % 2 == 0 else 1.0
-            hf = math.degrees(2 * math.atan(math.tan(math.radians(a.hfov_deg) / 2) / zoom))
-            b = replace(a, hfov_deg=hf, jpeg_quality=int(rng.choice([0, 75, 90])))
-            kind = "same"
+            daz, kind = 0.0, "same"
+        zoom = float(rng.uniform(1.5, 2.5)) if i % 2 == 0 else 1.0
+        hf = math.degrees(2 * math.atan(math.tan(math.radians(a.hfov_deg) / 2) / zoom))
+        b = replace(a, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, hfov_deg=hf,
+                    jpeg_quality=int(rng.choice([0, 75, 90])))
         out.append({"name": f"pair{i:02d}", "kind": kind, "daz": daz, "zoom": zoom, "a": a, "b": b})
     return out
 
@@ -171,30 +175,25 @@ def _render(job: tuple) -> tuple:
 
 
 # ----------------------------------------------------------------------------- scoring
-def verdict(a: dict, b: dict) -> tuple[str, float | None, float | None]:
-    """Own rule: inconsistent when |d| > 2 sd and > 3 deg; consistent when |d| < 2 sd; else inconclusive."""
-    if a["direction_deg"] is None or b["direction_deg"] is None:
-        return "inconclusive", None, None
-    d = S.circ_diff(b["direction_deg"], a["direction_deg"])
-    sd = math.hypot(a["uncertainty_deg"] or 0.0, b["uncertainty_deg"] or 0.0)
-    if abs(d) > 2 * sd and abs(d) > 3.0:
-        return "inconsistent", d, sd
-    if abs(d) < 2 * sd:
-        return "consistent", d, sd
-    return "inconclusive", d, sd
+def pair_check(rgb_a: np.ndarray, rgb_b: np.ndarray, est_a: dict, est_b: dict, cp) -> tuple[dict, float]:
+    """The library's ``same_time_of_day`` check on two pictures of one place (what ``analyze`` runs
+    for two segments), with the per-frame estimates as the segments' shadows; and its wall time.
+    ``cp``: the ``[shadow_compare]`` parameters."""
+    from vidforensics.report.schema import Shadow
+    from vidforensics.shadows.compare import same_time_check
+    from vidforensics.shadows.register import prepare_view
 
+    pics = {0: rgb_a, 1: rgb_b}
 
-def analyze_note() -> str:
-    """Why the pairs are not run through ``vidforensics.analyze`` (segments[].shadow, checks[])."""
-    try:
-        from vidforensics import load_config
-        cfg = load_config("default")
-    except Exception as exc:  # noqa: BLE001
-        return f"load_config('default') fails ({str(exc).splitlines()[0][:100]})"
-    if "shadows" not in cfg.stages:
-        return "the default pipeline has no shadows stage"
-    return ("the pipeline's same_time_of_day check needs a cut between the two shots, and a same-camera, "
-            "same-sun pair has none (not wired here)")
+    def shadow(e: dict) -> Shadow:
+        vp = e.get("vanishing_point")
+        return Shadow(direction_deg=e["direction_deg"], uncertainty_deg=e["uncertainty_deg"],
+                      confidence=float(e["confidence"] or 0.0), method=str(e.get("method") or ""),
+                      vanishing_point=None if vp is None else [float(v) for v in vp])
+    t0 = time.perf_counter()
+    views = {k: [prepare_view(k, 0, pics[k], cp)] for k in (0, 1)}
+    check, _ = same_time_check(0, 1, shadow(est_a), shadow(est_b), views, cp, lambda v: pics[v.segment])
+    return check.model_dump(mode="json"), time.perf_counter() - t0
 
 
 def pct(x: float | None) -> str:
@@ -261,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fn, combine, params, how = load_estimator(args.estimator)
+    from vidforensics import load_config
+    compare_params = load_config("default").shadow_compare   # read once: a run sees one configuration
     skipped = fn is None and args.estimator != "oracle"
     print(f"estimator: {how}")
     rng = np.random.default_rng(12345)
@@ -289,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
                         else ({"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped",
                                "reason": how}, float("nan")))
             results[(kind, key)] = {"truth": truth, "est": est, "time_s": dt_}
+            if kind.startswith("pair"):
+                results[(kind, key)]["rgb"] = rgb
     t_render = time.perf_counter() - t_render
 
     # ---- singles
@@ -336,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     dec_per_frame = decode_seconds_per_frame(clip_dir / "shaken.mp4")
     frames = decode_rgb(clip_dir / "shaken.mp4")
     step = 5
-    clip_rows, clip_ests = [], []
+    clip_rows = []
     for k in range(0, len(frames), step):
         tr = {"direction_deg": clip_truth["frames"][k]["direction_deg"], "overcast": False}
         est, dt_ = run_estimator(fn, params, frames[k], tr, rng) if (fn is not None or args.estimator == "oracle") else (
@@ -362,18 +365,29 @@ def main(argv: list[str] | None = None) -> int:
     pair_rows = []
     for i, p in enumerate(prs):
         ra, rb = results[("pair_a", i)], results[("pair_b", i)]
-        v, d, sd = verdict(ra["est"], rb["est"])
+        check, dt_pair = pair_check(ra.pop("rgb"), rb.pop("rgb"), ra["est"], rb["est"], compare_params)
+        m = check["measurements"]
         pair_rows.append({"name": p["name"], "kind": p["kind"], "daz": p["daz"], "zoom": p["zoom"],
                           "truth_a": ra["truth"]["direction_deg"], "truth_b": rb["truth"]["direction_deg"],
                           "truth_delta_deg": S.circ_diff(rb["truth"]["direction_deg"], ra["truth"]["direction_deg"]),
-                          "est_a": ra["est"], "est_b": rb["est"], "delta_deg": d, "sd_deg": sd, "verdict": v})
+                          "est_a": ra["est"], "est_b": rb["est"], "delta_deg": m.get("delta_deg"),
+                          "sd_deg": m.get("delta_sigma_deg"), "verdict": check["verdict"],
+                          "tests": m.get("tests") or {}, "registered": "registration" in m,
+                          "shadow_change": m.get("shadow_change"), "summary": check["summary"], "time_s": dt_pair})
     big = [r for r in pair_rows if r["kind"] == "moved" and abs(r["daz"]) >= 10]
     small = [r for r in pair_rows if r["kind"] == "moved" and abs(r["daz"]) < 10]
     same = [r for r in pair_rows if r["kind"] == "same"]
     share = lambda rs, v: (sum(r["verdict"] == v for r in rs) / len(rs)) if rs else None  # noqa: E731
+    moved = [r for r in pair_rows if r["kind"] == "moved"]
     summary["pairs"] = {
-        "rule": "own: inconsistent when |d| > 2*sd_d and |d| > 3 deg; consistent when |d| < 2*sd_d; else inconclusive "
-                "(sd_d = hypot of the two 1-sigma), on the two per-frame estimates; not through analyze(): " + analyze_note(),
+        "rule": "vidforensics.shadows.compare.same_time_check on the two pictures (registration, shadow change, "
+                "shadow directions), as analyze() runs it for two segments",
+        "registered": sum(r["registered"] for r in pair_rows) / len(pair_rows) if pair_rows else None,
+        "moved_consistent": share(moved, "consistent"),
+        "tests": {kind: {t: {v: sum(r["tests"].get(t) == v for r in pair_rows if r["kind"] == kind)
+                             for v in ("consistent", "inconsistent", "inconclusive", None)}
+                         for t in ("shadow_change", "shadow_direction")} for kind in ("moved", "same")},
+        "ms_per_pair": 1000 * float(np.median([r["time_s"] for r in pair_rows])) if pair_rows else None,
         "moved_ge10_n": len(big), "moved_ge10_inconsistent": share(big, "inconsistent"),
         "moved_ge10_image_delta_lt3": sum(abs(r["truth_delta_deg"]) < 3 for r in big),
         "moved_lt10_n": len(small), "moved_lt10_inconsistent": share(small, "inconsistent"),
@@ -453,6 +467,12 @@ def main(argv: list[str] | None = None) -> int:
     line(f"same sun: called inconsistent (n={P['same_n']})", pct(P["same_inconsistent"]), "<= 5%",
          None if P["same_inconsistent"] is None or skipped else P["same_inconsistent"] <= T["pair_same_inconsistent"])
     line("same sun: called consistent", pct(P["same_consistent"]), "(info)", None)
+    line("sun moved: called consistent (wrong)", pct(P["moved_consistent"]), "(info)", None)
+    line("pairs registered as one place", pct(P["registered"]), "(info)", None)
+    for kind, tests in P["tests"].items():
+        print(f"      {kind:5s} " + "; ".join(f"{t}: " + ", ".join(f"{v or 'none'} {n}" for v, n in c.items() if n)
+                                            for t, c in tests.items()))
+    line("check time per pair (registration + change + directions)", fmt(P["ms_per_pair"], 0, " ms"), "", None)
     print("chronolocation")
     line("median |best time - truth| (minutes)", fmt(chrono_err, 1, " min") if chrono_fn else "n/a", "<= 10 min",
          None if chrono_err is None else chrono_err <= T["chrono_median_min"])
