@@ -111,3 +111,29 @@ def test_a_shared_watermark_is_not_one_place():
     title, shot = read_frame(clip, 2, 2 / fps), read_frame(clip, 153, 153 / fps)
     check, change = _check(title, shot)
     assert check.verdict == "inconclusive" and change is None, check.summary
+
+
+@pytest.mark.parametrize("gamma, contrast", [(1.15, 1.0), (1.0, 1.2)])
+def test_another_exposure_and_tone_curve_is_not_a_moved_sun(wide, gamma, contrast):
+    """Auto-exposure and tone curves differ between shots: shadows then differ by 10-20 % in brightness
+    everywhere, which a gain alone does not remove (this made same-sun pairs 'inconsistent')."""
+    a, _ = S.render_scene(wide)
+    b, _ = S.render_scene(wide, content_from=wide, noise_seed=wide.seed + 55)
+    x = (b.astype(np.float32) / 255) ** gamma
+    b = np.clip((0.5 + (x - 0.5) * contrast) * 255, 0, 255).astype(np.uint8)
+    check, change = _check(a, b)
+    assert check.verdict == "consistent", check.summary
+
+
+@pytest.mark.parametrize("change, direction, verdict", [
+    ("inconsistent", "consistent", "inconsistent"),    # moved shadows outrank a direction's sigma
+    ("consistent", "inconsistent", "inconclusive"),    # unmoved shadows, differing directions: contradiction
+    ("inconclusive", "consistent", "inconclusive"),    # changes at 1-2 places are not cleared by directions
+    ("inconclusive", "inconsistent", "inconsistent"),
+    (None, "consistent", "consistent"),                # too few shadows to compare: the directions decide
+    (None, None, "inconclusive"),
+])
+def test_how_the_two_tests_combine(change, direction, verdict):
+    from vidforensics.shadows.compare import _combine
+
+    assert _combine(change, direction) == verdict
