@@ -122,8 +122,8 @@ def pairs(quick: bool, off: int) -> list[dict]:
     """Pairs of shots of one place: the sun moved 5-60 deg in azimuth, or the same sun.
 
     Both kinds are built alike (every other pair zoomed in 1.5-2.5x, the second
-    shot re-encoded at another JPEG quality), so that a test cannot tell them
-    apart by the framing or the compression.
+    shot with its own exposure, tone curve and JPEG quality), so that a test
+    cannot tell them apart by framing, exposure or compression.
     """
     n_diff, n_same = (4, 3) if quick else (24, 16)
     out = []
@@ -138,8 +138,10 @@ def pairs(quick: bool, off: int) -> list[dict]:
             daz, kind = 0.0, "same"
         zoom = float(rng.uniform(1.5, 2.5)) if i % 2 == 0 else 1.0
         hf = math.degrees(2 * math.atan(math.tan(math.radians(a.hfov_deg) / 2) / zoom))
+        # the second shot's own exposure and tone curve (auto-exposure after a zoom, another camera setting)
         b = replace(a, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, hfov_deg=hf,
-                    jpeg_quality=int(rng.choice([0, 75, 90])))
+                    jpeg_quality=int(rng.choice([0, 75, 90])), tone_key=float(rng.uniform(0.65, 0.95)),
+                    tone_gamma=float(rng.uniform(1.9, 2.6)))
         out.append({"name": f"pair{i:02d}", "kind": kind, "daz": daz, "zoom": zoom, "a": a, "b": b})
     return out
 

@@ -96,6 +96,8 @@ class SceneSpec:
     blur_sigma: float = 0.6
     jpeg_quality: int = 0
     visibility_m: float = 8000.0
+    tone_key: float = 0.80       # auto-exposure: the 99th-percentile luminance maps to this
+    tone_gamma: float = 2.2      # the camera's tone curve, x ** (1 / tone_gamma)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -718,12 +720,12 @@ def render_linear(spec: SceneSpec, cam: Camera, scene: _Scene | None = None,
     return col, facts
 
 
-def tonemap(lin: np.ndarray, key: float = 0.80) -> np.ndarray:
-    """Auto-exposure (99th percentile luminance to ``key``), sRGB-like gamma, 8-bit."""
+def tonemap(lin: np.ndarray, key: float = 0.80, gamma: float = 2.2) -> np.ndarray:
+    """Auto-exposure (99th percentile luminance to ``key``), a 1/``gamma`` tone curve, 8-bit."""
     lum = lin @ np.float32([0.2126, 0.7152, 0.0722])
     ref = float(np.percentile(lum, 99)) + 1e-6
     x = np.clip(lin * (key / ref), 0, 1)
-    return (np.power(x, 1 / 2.2) * 255 + 0.5).astype(np.uint8)
+    return (np.power(x, 1 / gamma) * 255 + 0.5).astype(np.uint8)
 
 
 def degrade(rgb: np.ndarray, spec: SceneSpec, rng: np.random.Generator | None = None) -> np.ndarray:
@@ -782,7 +784,7 @@ def render_scene(spec: SceneSpec, *, degrade_image: bool = True, content_from: S
     cam = make_camera(spec)
     scene = build_scene(content_from or spec, make_camera(content_from) if content_from else cam)
     lin, facts = render_linear(spec, cam, scene)
-    rgb = tonemap(lin)
+    rgb = tonemap(lin, spec.tone_key, spec.tone_gamma)
     if degrade_image:
         rgb = degrade(rgb, spec, None if noise_seed is None else np.random.default_rng(noise_seed))
     return rgb, _scene_truth(spec, cam, scene, facts)
@@ -836,7 +838,7 @@ def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from
     cam0 = make_camera(spec)
     scene = build_scene(content_from or spec, make_camera(content_from) if content_from else cam0)
     lin, facts = render_linear(spec, cam_m, scene, W + 2 * margin, H + 2 * margin)
-    base = tonemap(lin)
+    base = tonemap(lin, spec.tone_key, spec.tone_gamma)
     truth0 = _scene_truth(spec, cam0, scene, {k: v[margin:-margin, margin:-margin] for k, v in facts.items()})
     Rs = shake_rotations(n_frames, shake_px, cam0.f, W, spec.seed)
     rng = np.random.default_rng(spec.seed + 99 if noise_seed is None else noise_seed)
