@@ -161,8 +161,7 @@ def scale_search(rgb_a: np.ndarray, rgb_b: np.ndarray, params: CompareParams) ->
         return cv2.resize(g, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA), s
 
     def grad(g):
-        g = cv2.GaussianBlur(g, (0, 0), 1.0)
-        return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+        return _grad_mag(g, 1.0)
 
     (ga, sa), (gb, sb) = grey(rgb_a), grey(rgb_b)
     scales = np.exp(np.linspace(math.log(1.1), math.log(params.scale_search_max), params.scale_search_steps))
@@ -213,8 +212,8 @@ def warp_onto(ref: np.ndarray, mov: np.ndarray, M: np.ndarray) -> tuple[np.ndarr
     return warped, cv2.erode(cover, np.ones((2 * margin + 1,) * 2, np.uint8)).astype(bool)
 
 
-def _grad_mag(grey: np.ndarray) -> np.ndarray:
-    g = cv2.GaussianBlur(grey, (0, 0), 1.5)
+def _grad_mag(grey: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    g = cv2.GaussianBlur(grey, (0, 0), sigma)
     return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
 
 
