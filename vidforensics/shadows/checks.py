@@ -39,6 +39,15 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
         idx = list(range(len(segs))) if c.segments == "all" else list(c.segments)
         pairs += [p for p in combinations(sorted(set(idx)), 2) if p not in pairs]
 
+    @lru_cache(maxsize=2 * cp.max_views_per_segment)
+    def frame(segment: int, index: int):
+        # one seek per picture where possible: two segments' pictures stay cached from their
+        # features to their comparison; pairs run (0, 1), (0, 2), ... so the first segment's stay
+        return segment_frame(path, report, segment, index)
+
+    def picture(view: View):
+        return frame(view.segment, view.frame)
+
     # each segment's sampled frames, read back by seeking (the pass keeps no pictures);
     # a zooming or panning shot may register with another segment in one frame only
     views: dict[int, list[View]] = {}
@@ -47,15 +56,7 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
         if sh is None:
             continue
         frames = sorted(set(sh.frames_used) | ({sh.evidence_frame} if sh.evidence_frame is not None else set()))
-        views[k] = [prepare_view(k, f, segment_frame(path, report, k, f), cp) for f in frames[: cp.max_views_per_segment]]
-
-    @lru_cache(maxsize=2 * cp.max_views_per_segment)
-    def frame(segment: int, index: int):
-        # pairs run (0, 1), (0, 2), ...: the first segment's pictures stay cached, each other's is read once
-        return segment_frame(path, report, segment, index)
-
-    def picture(view: View):
-        return frame(view.segment, view.frame)
+        views[k] = [prepare_view(k, f, frame(k, f), cp) for f in frames[: cp.max_views_per_segment]]
 
     checks = []
     for i, j in pairs:
