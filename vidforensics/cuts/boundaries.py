@@ -362,6 +362,16 @@ class CutDetector:
         med = (_median([n.shift[0] for n in nb]), _median([n.shift[1] for n in nb]))
         spread = _median([math.hypot(n.shift[0] - med[0], n.shift[1] - med[1]) for n in nb])
         dev = math.hypot(s.shift[0] - med[0], s.shift[1] - med[1])
+        if dev >= p.shift_jump_px:
+            # a whip pan's speed changes faster than the window's median follows: before
+            # calling j a jump, ask the camera's smooth motion through its neighbours too;
+            # whichever explains the shift better is the trend (on shake the quadratic
+            # overshoots, on a sweep the median lags)
+            smooth = _smooth_motion_at(j, nb)
+            if smooth is not None:
+                dev_smooth = math.hypot(s.shift[0] - smooth[0], s.shift[1] - smooth[1])
+                if dev_smooth < dev:
+                    med, dev = smooth, dev_smooth
         return dev, spread, med
 
     def _timestamp_gap(self, j: int) -> float:
@@ -723,6 +733,38 @@ def _hull_fraction(pts: np.ndarray, shape: tuple[int, ...]) -> float:
     """Area of the convex hull of ``pts`` as a share of the picture."""
     hull = cv2.convexHull(pts.reshape(-1, 1, 2).astype(np.float32))
     return float(cv2.contourArea(hull)) / float(shape[0] * shape[1])
+
+
+def _smooth_motion_at(j: int, nb: list[_Stats]) -> tuple[float, float] | None:
+    """The camera's per-frame shift at ``j`` from its neighbours, as a robust quadratic in time.
+
+    A hand-held whip pan changes speed by up to ~10 px a frame (a sweep across the
+    frame and back in a second): the neighbours' median lags such a sweep by more than
+    a pan jump's threshold, a quadratic follows it. A neighbour that is itself a jump
+    (the frame before or after a removed stretch) is dropped when its leave-one-out
+    residual is the largest and beyond 4 times their median (at most two are dropped).
+    None with fewer than 5 usable neighbours (clip edges).
+    """
+    t = np.array([n.index - j for n in nb], np.float64)
+    shifts = np.array([n.shift for n in nb], np.float64)
+    design = np.stack([np.ones_like(t), t, t * t], 1)
+    keep = np.ones(len(t), bool)
+    for _ in range(3):
+        if keep.sum() < 5:
+            return None
+        X, Y = design[keep], shifts[keep]
+        pinv = np.linalg.pinv(X)
+        coef = pinv @ Y
+        # leave-one-out residuals of a least-squares fit: r_i / (1 - h_ii)
+        lever = np.einsum("ij,ji->i", X, pinv)
+        loo = np.hypot(*(X @ coef - Y).T) / np.maximum(1.0 - lever, 1e-3)
+        worst = int(np.argmax(loo))
+        if loo[worst] <= 4.0 * max(float(np.median(loo)), 0.25):
+            break
+        keep[np.flatnonzero(keep)[worst]] = False
+    else:
+        return None
+    return float(coef[0, 0]), float(coef[0, 1])
 
 
 def _median(values: list[float]) -> float:
