@@ -784,6 +784,20 @@ class _Stripes:
     core: np.ndarray     # (nc,) perpendicular offsets searched for the stripe's core
 
 
+def _ray_samples(workf: np.ndarray, feet: np.ndarray, u: np.ndarray, r: np.ndarray,
+                 offs: np.ndarray) -> np.ndarray:
+    """Bilinear RGB samples at ``foot + r u + o n`` (n: u turned 90 deg), shape (M, A, R, O, 3).
+
+    The positions are built per axis in float32 and laid out (M*A, R*O) for one remap.
+    """
+    M, A, R, O = u.shape[0], u.shape[1], len(r), len(offs)
+    maps = [(feet[:, None, ax, None, None] + r[None, None, :, None] * u[:, :, ax, None, None]
+             + offs[None, None, None, :] * (sgn * u[:, :, 1 - ax])[:, :, None, None]).reshape(M * A, R * O)
+            for ax, sgn in ((0, -1.0), (1, 1.0))]
+    return cv2.remap(workf, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=(0, 0, 0)).reshape(M, A, R, O, 3)
+
+
 def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.ndarray,
                     params: ShadowParams) -> _Stripes:
     """Sample rays leaving each foot along the unit directions ``u`` (M, A, 2) and measure stripes.
@@ -800,20 +814,12 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     nc = len(core)
     offs = np.concatenate([core, np.array([-params.ray_lit_px, params.ray_lit_px], np.float32)])
     u = u.astype(np.float32)
-    n = np.stack([-u[..., 1], u[..., 0]], -1)
-    pts = (feet[:, None, None, None, :] + r[None, None, :, None, None] * u[:, :, None, None, :]
-           + offs[None, None, None, :, None] * n[:, :, None, None, :])              # (M, A, R, O, 2)
-    shp = pts.shape[:-1]
-    flat = pts.reshape(-1, 2)
-    k = len(flat)
-    rows = -(-k // _REMAP_COLS)
-    maps = np.full((rows * _REMAP_COLS, 2), -10.0, np.float32)
-    maps[:k] = flat
-    maps = maps.reshape(rows, _REMAP_COLS, 2)
-    smp = cv2.remap(work.astype(np.float32), maps[..., 0], maps[..., 1], cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    smp = smp.reshape(-1, 3)[:k].reshape(*shp, 3)
-    lum = smp.mean(-1)
+    M, A, R, O = u.shape[0], u.shape[1], len(r), len(offs)
+    workf = work.astype(np.float32)
+    chunk = max(1, 32000 // A)   # remap maps must stay below 32767 px a side
+    smp = np.concatenate([_ray_samples(workf, feet[k:k + chunk], u[k:k + chunk], r, offs)
+                          for k in range(0, M, chunk)]) if M else np.zeros((0, A, R, O, 3), np.float32)
+    lum = smp.sum(-1) * np.float32(1.0 / 3.0)
     ci = lum[..., :nc].argmin(-1)
     c = np.take_along_axis(lum[..., :nc], ci[..., None], -1)[..., 0]
     crgb = np.take_along_axis(smp[..., :nc, :], ci[..., None, None], -2)[..., 0, :]
@@ -827,7 +833,6 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     ok = ((ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max) & (lit >= params.min_lit_level)
           & (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min))
     stripe = ok & (np.minimum(l1, l2) * params.shadow_ratio_max >= c)
-    R = ok.shape[-1]
     good = (np.cumsum(ok, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & ok
     L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)            # (M, A) samples
     sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
