@@ -69,8 +69,7 @@ def write_evidence(clip: Path, report: Report, out_dir: Path) -> list[Path]:
         H = np.array(m["registration"]["homography"], np.float64)
         change = shadow_change(pi, pj, H, i, j, cp)
         other = pj if change.compared_in == i else pi
-        M = np.linalg.inv(H) if change.compared_in == i else H
-        warped, cover = warp_onto(change.picture, other, M)
+        warped, cover = warp_onto(change.picture, other, change.warp)
         warped[~cover] = 40.0   # outside what both pictures show (and the edges left out of the comparison)
         img = draw_shadow_change(change, np.clip(warped, 0, 255).astype(np.uint8), check)
         check.evidence_png = f"{folder}/check-{k:03d}-same-time-{i}-{j}.png"

@@ -68,6 +68,7 @@ class CompareParams(BaseModel):
     max_rotation_deg: float      # one camera: at most this roll between the two pictures ...
     max_anisotropy: float        # ... no more stretch in one direction than this ...
     max_perspective: float       # ... and at most this change of scale across the picture
+    change_width: int            # the change test compares pictures at most this wide (its pixel counts are at this scale)
     change_min_log_ratio: float  # a pixel changed: |log| brightness change beyond every neighbour's (0.1 ~ 10 %)
     change_tolerance_px: int     # neighbourhood radius (pixels of the compared picture) for misregistration
     change_tone_bins: int        # tone-curve match between the two pictures: bins per channel
@@ -127,7 +128,8 @@ class ShadowChange:
     tolerance_px: int
     appeared: np.ndarray         # masks in the compared picture (for the evidence picture)
     vanished: np.ndarray
-    picture: np.ndarray          # the compared picture (RGB)
+    picture: np.ndarray          # the compared picture (RGB), at most change_width wide
+    warp: np.ndarray             # the other picture's full-resolution pixels -> ``picture``'s
 
     @property
     def changed_share(self) -> float:
@@ -207,6 +209,12 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     difference in exposure and tone curve is removed (:func:`_tone_matched`).
     """
     ref, mov, M, ref_seg = coarse_first(rgb_i, rgb_j, H_ij, i, j)
+    # pixel counts and distances below are set at change_width: an HD picture is compared shrunk
+    s = min(1.0, params.change_width / ref.shape[1])
+    if s < 1.0:
+        ref = cv2.resize(ref, (max(8, round(ref.shape[1] * s)), max(8, round(ref.shape[0] * s))),
+                         interpolation=cv2.INTER_AREA)
+        M = np.diag([s, s, 1.0]) @ M
     h, w = ref.shape[:2]
     warped, cover = warp_onto(ref, mov, M)
     lr = np.log(cv2.GaussianBlur(ref.astype(np.float32), (0, 0), 1.0) + 2.0)
@@ -214,7 +222,7 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     if cover.sum() < 100:
         empty = np.zeros((h, w), bool)
         return ShadowChange(ref_seg, int(cover.sum()), 0, 0, 0, 0, 0, params.change_tolerance_px,
-                            empty, empty, ref)
+                            empty, empty, ref, M)
     lm = _tone_matched(lr, lw, cover, params.change_tone_bins)     # ref in the warped picture's tones
     k = np.ones((2 * params.change_tolerance_px + 1,) * 2, np.uint8)
     tau = params.change_min_log_ratio
@@ -237,7 +245,7 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
         appeared_px=int(later_dark_only.sum()), vanished_px=int(earlier_dark_only.sum()),
         changed_places=_places(darker | brighter, params.change_place_gap_px, params.change_place_min_px),
         tolerance_px=params.change_tolerance_px, appeared=later_dark_only, vanished=earlier_dark_only,
-        picture=ref)
+        picture=ref, warp=M)
 
 
 def _diff(a: float, b: float) -> float:

@@ -1,14 +1,22 @@
 """The shadow stage: sample a few sharp, stable frames in the one pass, summarise per segment.
 
 Segments are only known when the pass ends, so the stage samples the whole clip
-sparsely (every few seconds, and a few frames after every large change of the
-picture, where a new shot probably starts), keeps each sample's estimate (a few
-numbers and cues, never the picture) and combines the samples of each segment
-afterwards. The estimator costs tens of milliseconds a frame, so sampling is
-what keeps the stage within a fraction of the decode time.
+sparsely and combines the samples of each segment afterwards. A sample is taken a
+few calm frames after every large change of the picture (a probable new shot) or
+once the view has drifted far from the last sample (a pan), then again after
+``every_s``, and after gaps growing ``interval_growth`` times while the view stays
+the same: a still shot of a minute gets about six samples, not thirty, because
+more samples of one view add cost, not evidence.
+
+The estimator costs 0.1-0.2 s a frame, far more than decoding one, so it runs on a
+worker thread: OpenCV is limited to one thread per caller (``analyze``), and the
+second core would otherwise idle while the main thread decodes and runs the other
+stages. At most ``max_pending`` frames wait for the worker (each is a full
+picture), so memory stays flat; each sample keeps only its estimate.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -25,13 +33,15 @@ class ShadowSamplingParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    every_s: float            # periodic sample interval, seconds of video
+    every_s: float            # first gap between samples of one view, seconds of video ...
+    interval_growth: float    # ... and each further gap this many times the previous one
     change_threshold: float   # mean |delta luma_small| (levels) that marks a probable new shot
     settle_frames: int        # wait this many calm frames after a change (transitions, motion blur)
     calm_threshold: float     # a frame is calm when it changed less than this from the previous one
     max_share: float          # at most this share of frames is estimated (token bucket refill)
     burst: float              # ... with up to this many samples close together (quick cuts)
     max_cues_kept: int        # cues kept per sample for the evidence picture
+    max_pending: int          # frames waiting for the estimator thread before the pass waits
 
 
 @dataclass
@@ -39,7 +49,14 @@ class _Sample:
     index: int
     time_s: float
     sharpness: float
-    estimate: ShadowEstimate
+    pending: Future               # the worker's estimate ...
+    estimate: ShadowEstimate | None = None   # ... once collected
+
+
+def _estimate(rgb: np.ndarray, params: ShadowParams, max_cues: int) -> ShadowEstimate:
+    est = estimate_shadow_direction(rgb, params)
+    est.cues = sorted(est.cues, key=lambda c: -c.weight)[:max_cues]
+    return est
 
 
 class ShadowCollector:
@@ -50,10 +67,13 @@ class ShadowCollector:
         self.sampling = sampling
         self._samples: list[_Sample] = []
         self._prev: np.ndarray | None = None
+        self._sampled_luma: np.ndarray | None = None   # the view at the last sample
         self._since_change = 0
         self._last_sample_t = -np.inf
+        self._gap = sampling.every_s
         self._tokens = sampling.burst
         self._pending_change = True  # the first shot starts at frame 0
+        self._pool: ThreadPoolExecutor | None = None
 
     def process(self, frame: Frame) -> None:
         s = self.sampling
@@ -67,19 +87,39 @@ class ShadowCollector:
         self._since_change = self._since_change + 1 if change < s.calm_threshold else 0
         t = frame.time_s if np.isfinite(frame.time_s) else frame.index / 25.0
         due = self._pending_change and self._since_change >= s.settle_frames
-        due = due or (t - self._last_sample_t >= s.every_s and self._since_change >= s.settle_frames)
+        due = due or (t - self._last_sample_t >= self._gap and self._since_change >= s.settle_frames)
         if not due or self._tokens < 1.0:
             return
         self._tokens -= 1.0
+        # a new shot, or a view panned or zoomed away from the last sample's: sample again after
+        # every_s; the same view again: after a longer gap
+        moved = (self._sampled_luma is None or self._sampled_luma.shape != y.shape
+                 or cv2.norm(y, self._sampled_luma, cv2.NORM_L1) / y.size >= s.change_threshold)
+        self._gap = s.every_s if self._pending_change or moved else self._gap * s.interval_growth
         self._pending_change = False
         self._last_sample_t = t
-        est = estimate_shadow_direction(frame.rgb(), self.params)
-        est.cues = sorted(est.cues, key=lambda c: -c.weight)[: s.max_cues_kept]
+        self._sampled_luma = y
         sharp = float(cv2.Laplacian(y, cv2.CV_32F).var())
-        self._samples.append(_Sample(frame.index, t, sharp, est))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidforensics-shadows")
+        waiting = [x.pending for x in self._samples if not x.pending.done()]
+        if len(waiting) >= s.max_pending:
+            waiting[0].result()   # back-pressure: never more than max_pending full pictures queued
+        fut = self._pool.submit(_estimate, frame.rgb(), self.params, s.max_cues_kept)
+        self._samples.append(_Sample(frame.index, t, sharp, fut))
+
+    def _finish(self) -> None:
+        """Wait for the worker (an estimator error is raised here, as it would have been inline)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for x in self._samples:
+            if x.estimate is None:
+                x.estimate = x.pending.result()
 
     def summarize(self, start_frame: int, end_frame: int) -> Shadow:
         """The segment's shadow from the samples in ``[start_frame, end_frame)``."""
+        self._finish()
         samples = [x for x in self._samples if start_frame <= x.index < end_frame]
         if not samples:
             return Shadow(method="none", reason="no calm frame of this segment was sampled (too short or in motion)")

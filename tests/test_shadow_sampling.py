@@ -1,0 +1,77 @@
+"""Which frames the shadow stage estimates, on real decoded clips (the estimator itself runs on a thread)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from vidforensics import load_config
+from vidforensics.io.decode import iter_frames
+from vidforensics.io.encode import write_video
+from vidforensics.io.probe import open_media
+from vidforensics.shadows.stage import ShadowCollector
+
+FPS = 25
+W, H = 192, 128
+
+
+def _texture(seed: int, w: int, h: int, block: int = 8) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (h // block, w // block, 3), dtype=np.uint8)
+    return np.kron(small, np.ones((block, block, 1), np.uint8))
+
+
+def _collect(path, cfg) -> ShadowCollector:
+    col = ShadowCollector(cfg.shadows, cfg.shadow_sampling)
+    with open_media(path) as c:
+        for f in iter_frames(c, analysis_width=cfg.decode.analysis_width, threads=True):
+            col.process(f)
+    return col
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config("shadows")
+
+
+def test_a_still_shot_is_sampled_at_growing_gaps(tmp_path, cfg):
+    img = _texture(0, W, H)
+    path = tmp_path / "still.mp4"
+    write_video(path, (img for _ in range(20 * FPS)), FPS)
+    col = _collect(path, cfg)
+    s = cfg.shadow_sampling
+    frames = [x.index for x in col._samples]
+    gaps = np.diff(frames) / FPS
+    # 0, 2, 6, 14 s: each gap interval_growth times the last; far fewer than one every every_s
+    assert len(frames) == 4, frames
+    assert frames[0] <= s.settle_frames + 1
+    assert gaps == pytest.approx([s.every_s * s.interval_growth ** k for k in range(3)], abs=1.5 / FPS)
+    shadow = col.summarize(0, 20 * FPS)    # waits for the worker thread
+    assert shadow.direction_deg is None and shadow.reason   # noise has no cast shadows
+    assert all(x.estimate is not None for x in col._samples)
+
+
+def test_a_pan_is_sampled_every_few_seconds(tmp_path, cfg):
+    # soft 32 px blobs: a 3 px step changes a frame by a few levels (calm, as a real pan is),
+    # 2 s of panning (150 px) shows another view
+    big = cv2.GaussianBlur(_texture(1, W * 6, H, block=32), (0, 0), 6)
+
+    def pan():
+        for i in range(12 * FPS):
+            x = 3 * i   # 3 px a frame: calm frame to frame, another view after a few seconds
+            yield big[:, x:x + W]
+    path = tmp_path / "pan.mp4"
+    write_video(path, pan(), FPS)
+    col = _collect(path, cfg)
+    gaps = np.diff([x.index for x in col._samples]) / FPS
+    # the view keeps changing, so the gap never grows
+    assert len(gaps) >= 4 and np.all(gaps == pytest.approx(cfg.shadow_sampling.every_s, abs=1.5 / FPS)), gaps
+
+
+def test_a_new_shot_is_sampled_soon_after_the_cut(tmp_path, cfg):
+    a, b = _texture(2, W, H), _texture(3, W, H)
+    path = tmp_path / "cut.mp4"
+    write_video(path, [a] * (10 * FPS) + [b] * (3 * FPS), FPS)
+    col = _collect(path, cfg)
+    after = [x.index for x in col._samples if x.index >= 10 * FPS]
+    assert after and after[0] <= 10 * FPS + cfg.shadow_sampling.settle_frames + 1
