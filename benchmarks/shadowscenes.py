@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -827,11 +827,18 @@ def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from
 
     Returns
     -------
-    frames : list of (H, W, 3) uint8.
+    frames : list of (H, W, 3) uint8 (:func:`iter_clip_frames` yields them one by one).
     truth : the unshaken camera's scene truth plus ``frames`` (per frame:
         ``direction_deg``, ``vanishing_point``, ``vp_in_front``) and
         ``max_deviation_deg`` (largest per-frame departure from the unshaken direction).
     """
+    frames, truth = iter_clip_frames(spec, n_frames, shake_px, content_from=content_from, noise_seed=noise_seed)
+    return list(frames), truth
+
+
+def iter_clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from: SceneSpec | None = None,
+                     noise_seed: int | None = None) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
+    """:func:`clip_frames` with the frames made one at a time (long HD clips in flat memory)."""
     W, H = spec.width, spec.height
     margin = int(math.ceil(4 * shake_px)) + 8
     cam_m = make_camera(spec, margin=margin)
@@ -841,21 +848,24 @@ def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from
     base = tonemap(lin, spec.tone_key, spec.tone_gamma)
     truth0 = _scene_truth(spec, cam0, scene, {k: v[margin:-margin, margin:-margin] for k, v in facts.items()})
     Rs = shake_rotations(n_frames, shake_px, cam0.f, W, spec.seed)
-    rng = np.random.default_rng(spec.seed + 99 if noise_seed is None else noise_seed)
     Kb_inv = np.linalg.inv(cam_m.K())
-    frames, per = [], []
+    per = []
     for R in Rs:
         cam_i = cam0.rotated(R)
-        Hm = cam0.K() @ R @ Kb_inv
-        img = cv2.warpPerspective(base, Hm, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frames.append(degrade(img, spec, rng))
         vp, ahead = shadow_vanishing_point(cam_i, spec.sun_azimuth_deg)
         per.append({"direction_deg": image_shadow_direction(cam_i, spec.sun_azimuth_deg),
                     "vanishing_point": vp, "vp_in_front": ahead})
     dev = [abs(circ_diff(p["direction_deg"], truth0["direction_deg"])) for p in per]
     truth = {**truth0, "frames": per, "max_deviation_deg": float(max(dev) if dev else 0.0),
              "n_frames": n_frames, "shake_px": shake_px}
-    return frames, truth
+
+    def frames() -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(spec.seed + 99 if noise_seed is None else noise_seed)
+        for R in Rs:
+            Hm = cam0.K() @ R @ Kb_inv
+            img = cv2.warpPerspective(base, Hm, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            yield degrade(img, spec, rng)
+    return frames(), truth
 
 
 def render_clip(spec: SceneSpec, n_frames: int, shake_px: float, path: str | Path, crf: int = 23,
