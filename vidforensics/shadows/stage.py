@@ -5,8 +5,8 @@ sparsely and combines the samples of each segment afterwards. A sample is taken 
 few calm frames after every large change of the picture (a probable new shot) or
 once the view has drifted far from the last sample (a pan), then again after
 ``every_s``, and after gaps growing ``interval_growth`` times while the view stays
-the same: a still shot of a minute gets about six samples, not thirty, because
-more samples of one view add cost, not evidence.
+the same, at most ``max_per_view`` times: a still shot of a minute gets three
+samples, not thirty, because more samples of one view add cost, not evidence.
 
 The estimator costs 0.1-0.2 s a frame, far more than decoding one, so it runs on a
 worker thread: OpenCV is limited to one thread per caller (``analyze``), and the
@@ -34,7 +34,8 @@ class ShadowSamplingParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     every_s: float            # first gap between samples of one view, seconds of video ...
-    interval_growth: float    # ... and each further gap this many times the previous one
+    interval_growth: float    # ... and each further gap this many times the previous one ...
+    max_per_view: int         # ... up to this many samples of one view (a new shot or a pan resets)
     change_threshold: float   # mean |delta luma_small| (levels) that marks a probable new shot
     settle_frames: int        # wait this many calm frames after a change (transitions, motion blur)
     calm_threshold: float     # a frame is calm when it changed less than this from the previous one
@@ -71,6 +72,7 @@ class ShadowCollector:
         self._since_change = 0
         self._last_sample_t = -np.inf
         self._gap = sampling.every_s
+        self._view_samples = 0                         # samples of the current view
         self._tokens = sampling.burst
         self._pending_change = True  # the first shot starts at frame 0
         self._pool: ThreadPoolExecutor | None = None
@@ -90,12 +92,17 @@ class ShadowCollector:
         due = due or (t - self._last_sample_t >= self._gap and self._since_change >= s.settle_frames)
         if not due or self._tokens < 1.0:
             return
-        self._tokens -= 1.0
         # a new shot, or a view panned or zoomed away from the last sample's: sample again after
-        # every_s; the same view again: after a longer gap
+        # every_s; the same view again: after a longer gap, and not after max_per_view samples
+        # (decided from the pictures alone, never from the worker's results: deterministic)
         moved = (self._sampled_luma is None or self._sampled_luma.shape != y.shape
                  or cv2.norm(y, self._sampled_luma, cv2.NORM_L1) / y.size >= s.change_threshold)
-        self._gap = s.every_s if self._pending_change or moved else self._gap * s.interval_growth
+        new_view = self._pending_change or moved
+        if not new_view and self._view_samples >= s.max_per_view:
+            return
+        self._view_samples = 1 if new_view else self._view_samples + 1
+        self._tokens -= 1.0
+        self._gap = s.every_s if new_view else self._gap * s.interval_growth
         self._pending_change = False
         self._last_sample_t = t
         self._sampled_luma = y
@@ -107,6 +114,12 @@ class ShadowCollector:
             waiting[0].result()   # back-pressure: never more than max_pending full pictures queued
         fut = self._pool.submit(_estimate, frame.rgb(), self.params, s.max_cues_kept)
         self._samples.append(_Sample(frame.index, t, sharp, fut))
+
+    def close(self) -> None:
+        """Drop queued estimates and stop the worker (the pass failed; nothing will be summarised)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def _finish(self) -> None:
         """Wait for the worker (an estimator error is raised here, as it would have been inline)."""
