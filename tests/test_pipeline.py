@@ -29,6 +29,12 @@ def test_report_carries_hash_version_parameters_and_sidecar_claims(tmp_path):
     report = analyze(clip, load_config("cuts"))
     assert report.input.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
     assert report.tool.name == "vidforensics" and report.tool.version
+    # the libraries that computed it, as installed (a reader can rebuild the same stack)
+    import av
+    import cv2
+    libs = report.tool.libraries
+    assert libs["opencv-python"].startswith(cv2.__version__.split("-")[0]) and libs["av"] == av.__version__
+    assert libs["ffmpeg"] == str(av.ffmpeg_version_info) and libs["numpy"] == np.__version__
     assert report.parameters["cuts"]["structure_ratio"] == load_config("cuts").cuts.structure_ratio
     src = report.input.source
     assert src.info_json_sha256 == hashlib.sha256(sidecar.read_bytes()).hexdigest()

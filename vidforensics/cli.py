@@ -17,7 +17,8 @@ from vidforensics.claims import ClaimsError, load_claims
 from vidforensics.config import available_pipelines, load_config
 from vidforensics.errors import ConfigError, OutputError, VidforensicsError
 from vidforensics.pipeline import analyze
-from vidforensics.report.schema import ErrorInfo, Report, Tool, json_schema
+from vidforensics.provenance import tool_info
+from vidforensics.report.schema import ErrorInfo, Report, json_schema
 from vidforensics.report.evidence import write_evidence
 from vidforensics.report.write import check_out_dir, write_report
 
@@ -51,7 +52,7 @@ def _safe_analyze(clip: Path, cfg, claims, scale, progress) -> Report:
     except ClaimsError:
         raise  # the claims file is wrong for this clip: a usage error, said once in analyze_cmd
     except Exception as exc:  # a bug must still leave a report and a one-line message, not a traceback
-        return Report(tool=Tool(version=__version__), status="error",
+        return Report(tool=tool_info(), status="error",
                       error=ErrorInfo(message=f"internal error ({type(exc).__name__}: {exc})"[:300]),
                       parameters=cfg.model_dump(mode="json"))
 

@@ -14,7 +14,6 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from vidforensics import __version__
 from vidforensics.claims import Claims, validate_segments
 from vidforensics.config import KNOWN_STAGES, Config, load_config
 from vidforensics.cuts.boundaries import CutDetector
@@ -23,10 +22,11 @@ from vidforensics.errors import DecodeError, InputError
 from vidforensics.io.decode import iter_frames
 from vidforensics.io.probe import basic_input, open_media, probe
 from vidforensics.motion import CameraMotionEstimator
+from vidforensics.provenance import tool_info
 from vidforensics.report.findings import derive_findings
 from vidforensics.shadows.checks import run_checks
 from vidforensics.shadows.stage import ShadowCollector
-from vidforensics.report.schema import Boundary, CameraMotion, ErrorInfo, InputInfo, Report, Segment, Tool, Track
+from vidforensics.report.schema import Boundary, CameraMotion, ErrorInfo, InputInfo, Report, Segment, Track
 from vidforensics.tracking.kinematics import Scale
 from vidforensics.tracking.stage import TrackingCollector, spread
 
@@ -65,7 +65,7 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
     # OpenCV's worker threads cost more than they save on the small analysis images,
     # and the decoder's threads want the other core
     cv2.setNumThreads(1)
-    tool = Tool(version=__version__)
+    tool = tool_info()
     params = cfg.model_dump(mode="json")
     path = Path(path)
     try:
@@ -107,6 +107,10 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
                     progress(frame.index + 1, info.frame_count_declared)
         except DecodeError as exc:
             failure = exc
+        except BaseException:
+            if shadows is not None:
+                shadows.close()   # no worker thread left estimating for a pass that failed
+            raise
 
     if not times:
         msg = str(failure) if failure else "no decodable video frame"

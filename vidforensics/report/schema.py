@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 BoundaryKind = Literal["start", "cut", "dissolve", "fade", "jump_cut"]
 Status = Literal["ok", "partial", "error"]
@@ -24,6 +24,10 @@ class _Model(BaseModel):
 class Tool(_Model):
     name: str = "vidforensics"
     version: str
+    libraries: dict[str, str] = Field(
+        default_factory=dict,
+        description="Versions of Python, FFmpeg (in PyAV) and the libraries that computed the report: "
+                    "the same input, settings and libraries give the same report")
 
 
 class SourceClaims(_Model):
