@@ -491,13 +491,19 @@ def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndar
     if n < 2:
         return best
     prob = g.w / g.w.sum()
+    hyps = []
     for _ in range(params.ransac_iters):
         i, j = rng.choice(n, 2, replace=False, p=prob)
-        for v in (_canon(np.cross(g.l[i], g.l[j])), _fit_parallel(g.u[[i, j]], g.w[[i, j]])):
-            inl = _residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg
-            score = g.w[inl].sum()
-            if score > best_score:
-                best, best_score = inl, score
+        hyps += [_canon(np.cross(g.l[i], g.l[j])), _fit_parallel(g.u[[i, j]], g.w[[i, j]])]
+    # every hypothesis' residuals in one array operation (the same arithmetic as _residual_deg)
+    V = np.array(hyps)
+    d = V[:, None, :2] - V[:, None, 2:] * g.mid[None]
+    dn = d / np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-12)[..., None]
+    inliers = np.degrees(np.arccos(np.clip(np.abs((dn * g.u[None]).sum(-1)), 0.0, 1.0))) <= params.inlier_tol_deg
+    for inl in inliers:
+        score = g.w[inl].sum()
+        if score > best_score:
+            best, best_score = inl, score
     return best
 
 
@@ -819,19 +825,23 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     chunk = max(1, 32000 // A)   # remap maps must stay below 32767 px a side
     smp = np.concatenate([_ray_samples(workf, feet[k:k + chunk], u[k:k + chunk], r, offs)
                           for k in range(0, M, chunk)]) if M else np.zeros((0, A, R, O, 3), np.float32)
-    lum = smp.sum(-1) * np.float32(1.0 / 3.0)
-    ci = lum[..., :nc].argmin(-1)
-    c = np.take_along_axis(lum[..., :nc], ci[..., None], -1)[..., 0]
-    crgb = np.take_along_axis(smp[..., :nc, :], ci[..., None, None], -2)[..., 0, :]
+    # channel sum written out: numpy's reduction over a length-3 axis costs more than the remap
+    lum = (smp[..., 0] + smp[..., 1] + smp[..., 2]) * np.float32(1.0 / 3.0)
+    c = lum[..., :nc].min(-1)
     l1, l2 = lum[..., nc], lum[..., nc + 1]
     lit = np.maximum(l1, l2)
-    lrgb = np.where((l1 >= l2)[..., None], smp[..., nc, :], smp[..., nc + 1, :])
     ratio = c / np.maximum(lit, 1.0)
+    ok = (ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max) & (lit >= params.min_lit_level)
+    # the chromaticity test only where the brightness test passed (about a fifth of the samples)
+    idx = np.nonzero(ok)
+    sel = smp[idx]                                                                  # (K, O, 3)
+    k = np.arange(len(sel))
+    crgb = sel[k, lum[idx][:, :nc].argmin(-1)]
+    lrgb = np.where((l1[idx] >= l2[idx])[:, None], sel[:, nc], sel[:, nc + 1])
     diff = crgb / np.maximum(crgb.sum(-1, keepdims=True), 1.0) - lrgb / np.maximum(lrgb.sum(-1, keepdims=True), 1.0)
     along = diff @ _BLUE
     off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
-    ok = ((ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max) & (lit >= params.min_lit_level)
-          & (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min))
+    ok[idx] = (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min)
     stripe = ok & (np.minimum(l1, l2) * params.shadow_ratio_max >= c)
     good = (np.cumsum(ok, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & ok
     L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)            # (M, A) samples
