@@ -8,7 +8,7 @@ once the view has drifted far from the last sample (a pan), then again after
 the same, at most ``max_per_view`` times: a still shot of a minute gets three
 samples, not thirty, because more samples of one view add cost, not evidence.
 
-The estimator costs 0.1-0.2 s a frame, far more than decoding one, so it runs on a
+The estimator costs 75-200 ms a frame, far more than decoding one, so it runs on a
 worker thread: OpenCV is limited to one thread per caller (``analyze``), and the
 second core would otherwise idle while the main thread decodes and runs the other
 stages. At most ``max_pending`` frames wait for the worker (each is a full
