@@ -145,3 +145,18 @@ def test_box_cue_recovers_the_sample_town_when_enabled(params):
         assert est.direction_deg is not None, est.reason
         err = abs((est.direction_deg - truth["shadow_direction_deg"] + 180) % 360 - 180)
         assert err <= 3.0 and est.confidence > 0.3
+
+
+def test_caster_foot_follows_a_pole_down_past_a_background_change(params):
+    """LSD breaks a pole's flank where the background behind it changes (a dark wall above,
+    bright ground below); the foot must still be the pole's lower end, where its shadow starts."""
+    from vidforensics.shadows.estimate import _caster_feet
+
+    rng = np.random.default_rng(3)
+    img = _ground(rng, 640, 360, overcast=False)
+    img[:184] = img[:184] * 0.45                       # wall behind the pole, down to y = 184
+    img[40:200, 318:322] = (120, 120, 120)             # grey pole, foot at y = 199: 15 px below the wall,
+    rgb = np.clip(img, 0, 255).astype(np.uint8)        # shorter than a caster edge on its own
+    feet, _ = _caster_feet(rgb, params)
+    near = feet[np.abs(feet[:, 0] - 320) <= 4]
+    assert len(near) and near[:, 1].max() >= 196, feet

@@ -78,6 +78,7 @@ class ShadowParams(BaseModel):
     bootstrap: int                    # bootstrap resamples for the uncertainty
     sigma_floor_deg: float            # systematic floor added in quadrature (pixel grid, blur)
     sigma_few_lines_deg: float        # extra sigma per 1/sqrt(inliers) (small samples understate spread)
+    sigma_model_share: float          # parallel fits: this share of the gap to the finite-VP centre direction
     conf_cue_scale: float             # oriented cues at which confidence saturates (1 - e^-n/scale)
     conf_sigma_deg: float             # uncertainty at which confidence halves
     max_confidence_ambiguous: float   # confidence cap when no direction is claimed
@@ -106,6 +107,9 @@ class ShadowParams(BaseModel):
     max_confidence_unconfirmed: float  # confidence cap when the region cue does not confirm the lines
     # Pole rays (primary cue): thin dark stripes leaving the foot of a vertical caster
     ray_caster_min_frac: float        # shortest caster edge for a pole ray, share of the working width
+    ray_chain_min_px: float           # shortest collinear piece that extends a caster edge down to its foot
+    ray_chain_tol_px: float           # ... with both ends this close to the caster's line
+    ray_chain_gap_px: float           # ... and starting at most this far below the current end
     ray_max_casters: int              # longest this many casters are probed (speed)
     ray_merge_px: float               # caster feet closer than this are one caster (a pole's two flanks)
     ray_step_deg: float               # angular step of the rays from each foot
@@ -752,20 +756,45 @@ def _combine_cues(a: ShadowEstimate, b: ShadowEstimate, params: ShadowParams) ->
                           a.cues + b.cues, a.vanishing_point, None)
 
 
+def _chain_down(low: np.ndarray, high: np.ndarray, pieces: np.ndarray, params: ShadowParams) -> np.ndarray:
+    """The lowest point of the vertical edge through ``high -> low``, followed down through ``pieces``.
+
+    LSD breaks a pole's flank where the background behind it changes (wall, then ground),
+    so the longest segment often ends well above the pole's foot, where no shadow leaves
+    it. Collinear pieces (both ends within ``ray_chain_tol_px`` of the line) that start
+    within ``ray_chain_gap_px`` below the current end extend it, until none does.
+    """
+    down = _unit(low - high)
+    nrm = np.array([-down[1], down[0]], np.float32)
+    a, b = pieces[:, :2] - low, pieces[:, 2:] - low
+    on = (np.abs(a @ nrm) <= params.ray_chain_tol_px) & (np.abs(b @ nrm) <= params.ray_chain_tol_px)
+    sa, sb = a[on] @ down, b[on] @ down
+    top, bottom = np.minimum(sa, sb), np.maximum(sa, sb)
+    end = 0.0
+    while True:
+        ext = (top <= end + params.ray_chain_gap_px) & (bottom > end + 0.5)
+        if not ext.any():
+            break
+        end = float(bottom[ext].max())
+    return low + end * down
+
+
 def _caster_feet(work: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
     """Feet (lower ends) and up directions of near-vertical casters, longest first (working px)."""
     w = work.shape[1]
     grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    seg = _detect_segments(grey, params.ray_caster_min_frac * w)
+    seg = _detect_segments(grey, params.ray_chain_min_px)
     d = seg[:, 2:] - seg[:, :2]
     offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
-    seg = seg[offv <= params.caster_vertical_tol_deg]
+    pieces = seg[offv <= params.caster_vertical_tol_deg]
+    seg = pieces[np.hypot(*(pieces[:, 2:] - pieces[:, :2]).T) >= params.ray_caster_min_frac * w]
     if len(seg) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
     low_first = (seg[:, 1] > seg[:, 3])[:, None]
     low = np.where(low_first, seg[:, :2], seg[:, 2:])
     high = np.where(low_first, seg[:, 2:], seg[:, :2])
     length = np.hypot(*(low - high).T)
+    low = np.array([_chain_down(lo, hi, pieces, params) for lo, hi in zip(low, high)], np.float32).reshape(-1, 2)
     used = np.zeros(len(seg), bool)
     feet, ups = [], []
     for i in np.argsort(-length):
@@ -987,7 +1016,15 @@ def _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre,
     """
     deg = _centre_direction(v, sign)
     boot = _bootstrap_sigma(g, inl, finite, sign, deg, params, rng)
-    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2)
+    model = 0.0
+    if not finite and n_in >= 3:
+        # Parallel shadows are an assumption: lines far from the centre with a near vanishing
+        # point bend towards it, and too few lines cannot tell. The centre direction the
+        # finite point would give bounds what the assumption may cost.
+        alt = _centre_direction(_fit_vp(g.l[inl], g.w[inl]), 1.0)
+        model = params.sigma_model_share * abs((alt - deg + 90.0) % 180.0 - 90.0)
+    sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2
+                      + model ** 2)
     conf = support / (1.0 + (sigma / params.conf_sigma_deg) ** 2)
     vp = None
     if finite and abs(v[2]) > 1e-9:
