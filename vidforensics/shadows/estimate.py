@@ -489,26 +489,38 @@ def _geometry(lines: _Lines, norm: float, params: ShadowParams) -> _Geom:
 
 
 def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndarray:
-    """Inlier mask of the best vanishing-point hypothesis (pairs, and parallel from each pair)."""
+    """Inlier mask of the best vanishing-point hypothesis (pairs, and parallel from each pair).
+
+    Pairs are drawn weighted by ``g.w``, the second line unlike the first (redrawn until it
+    differs: the same law as drawing without replacement); every hypothesis is built and
+    scored in array operations.
+    """
     n = len(g.w)
-    best, best_score = np.ones(n, bool), -1.0
     if n < 2:
-        return best
+        return np.ones(n, bool)
     prob = g.w / g.w.sum()
-    hyps = []
-    for _ in range(params.ransac_iters):
-        i, j = rng.choice(n, 2, replace=False, p=prob)
-        hyps += [_canon(np.cross(g.l[i], g.l[j])), _fit_parallel(g.u[[i, j]], g.w[[i, j]])]
-    # every hypothesis' residuals in one array operation (the same arithmetic as _residual_deg)
-    V = np.array(hyps)
+    I = rng.choice(n, params.ransac_iters, p=prob)
+    J = rng.choice(n, params.ransac_iters, p=prob)
+    for _ in range(64):
+        same = I == J
+        if not same.any():
+            break
+        J[same] = rng.choice(n, int(same.sum()), p=prob)
+    I, J = I[I != J], J[I != J]
+    if len(I) == 0:
+        return np.ones(n, bool)
+    finite = np.cross(g.l[I], g.l[J])
+    finite /= np.maximum(np.linalg.norm(finite, axis=1), 1e-12)[:, None]
+    finite *= np.where(finite[:, 2] < 0, -1.0, 1.0)[:, None]
+    a = np.arctan2(g.u[:, 1], g.u[:, 0])
+    ws, wc = g.w * np.sin(2 * a), g.w * np.cos(2 * a)
+    m = 0.5 * np.arctan2(ws[I] + ws[J], wc[I] + wc[J])
+    parallel = np.stack([np.cos(m), np.sin(m), np.zeros_like(m)], 1)
+    V = np.stack([finite, parallel], 1).reshape(-1, 3)     # finite, parallel, finite, ...
     d = V[:, None, :2] - V[:, None, 2:] * g.mid[None]
     dn = d / np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-12)[..., None]
     inliers = np.degrees(np.arccos(np.clip(np.abs((dn * g.u[None]).sum(-1)), 0.0, 1.0))) <= params.inlier_tol_deg
-    for inl in inliers:
-        score = g.w[inl].sum()
-        if score > best_score:
-            best, best_score = inl, score
-    return best
+    return inliers[int(np.argmax(inliers @ g.w))]
 
 
 def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, bool]:
