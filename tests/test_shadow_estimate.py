@@ -160,3 +160,20 @@ def test_caster_foot_follows_a_pole_down_past_a_background_change(params):
     feet, _ = _caster_feet(rgb, params)
     near = feet[np.abs(feet[:, 0] - 320) <= 4]
     assert len(near) and near[:, 1].max() >= 196, feet
+
+
+
+def test_samples_off_the_picture_are_no_evidence(params):
+    """Ray samples beyond the frame are NaN (a black border would pass for the darkest part
+    of a stripe), and the stripe's angle fit ignores them."""
+    from vidforensics.shadows.estimate import _ray_samples, _stripe_lengths, _stripe_turn
+
+    rgb = np.full((120, 160, 3), 180, np.uint8)
+    rgb[116:119, 20:150] = (80, 80, 88)                          # a shadow stripe along the bottom edge
+    feet = np.array([[20.0, 117.5]], np.float32)
+    u = np.array([[[1.0, 0.0]]], np.float32)
+    smp = _ray_samples(rgb.astype(np.float32), feet, u, np.array([5.0], np.float32),
+                       np.array([-5.0, 0.0, 5.0], np.float32))
+    assert np.isnan(smp[0, 0, 0, 2]).all() and np.isfinite(smp[0, 0, 0, :2]).all()
+    st = _stripe_lengths(rgb, feet, np.array([[0.0, -1.0]], np.float32), u, params)
+    assert math.isfinite(_stripe_turn(st, 0, 0, len(st.r)))

@@ -836,13 +836,15 @@ def _ray_samples(workf: np.ndarray, feet: np.ndarray, u: np.ndarray, r: np.ndarr
     """Bilinear RGB samples at ``foot + r u + o n`` (n: u turned 90 deg), shape (M, A, R, O, 3).
 
     The positions are built per axis in float32 and laid out (M*A, R*O) for one remap.
+    Samples off the picture are NaN, so they pass no test (a black border once passed
+    for a shadow beside rays along the frame's edge).
     """
     M, A, R, O = u.shape[0], u.shape[1], len(r), len(offs)
     maps = [(feet[:, None, ax, None, None] + r[None, None, :, None] * u[:, :, ax, None, None]
              + offs[None, None, None, :] * (sgn * u[:, :, 1 - ax])[:, :, None, None]).reshape(M * A, R * O)
             for ax, sgn in ((0, -1.0), (1, 1.0))]
     return cv2.remap(workf, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=(0, 0, 0)).reshape(M, A, R, O, 3)
+                     borderValue=(float("nan"),) * 3).reshape(M, A, R, O, 3)
 
 
 def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.ndarray,
@@ -918,11 +920,14 @@ def _stripe_turn(st: _Stripes, m: int, a: int, nl: int) -> float:
     core = st.core
     nc = len(core)
     prof = st.lum[m, a, :nl, :nc]                                           # (nl, nc)
+    on = np.isfinite(prof).all(-1)          # samples off the picture (NaN) are no evidence
+    prof, rr = prof[on], st.r[:nl][on]
+    nl = len(prof)
     j = np.clip(prof.argmin(-1), 1, nc - 2)
     y0, y1, y2 = (prof[np.arange(nl), j - 1], prof[np.arange(nl), j], prof[np.arange(nl), j + 1])
     den = y0 - 2 * y1 + y2
     sub = core[j] + np.where(den > 1e-6, 0.5 * (y0 - y2) / np.maximum(den, 1e-6), 0.0)
-    slope = np.polyfit(st.r[:nl], sub, 1)[0] if nl >= 4 else 0.0
+    slope = np.polyfit(rr, sub, 1)[0] if nl >= 4 else 0.0
     return math.atan(float(slope))
 
 
