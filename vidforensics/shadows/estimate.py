@@ -78,6 +78,7 @@ class ShadowParams(BaseModel):
     bootstrap: int                    # bootstrap resamples for the uncertainty
     sigma_floor_deg: float            # systematic floor added in quadrature (pixel grid, blur)
     sigma_few_lines_deg: float        # extra sigma per 1/sqrt(inliers) (small samples understate spread)
+    max_sigma_deg: float              # a direction less certain than this (1-sigma) is not claimed
     sigma_model_share: float          # parallel fits: this share of the gap to the finite-VP centre direction
     conf_cue_scale: float             # oriented cues at which confidence saturates (1 - e^-n/scale)
     conf_sigma_deg: float             # uncertainty at which confidence halves
@@ -117,6 +118,7 @@ class ShadowParams(BaseModel):
     ray_step_px: float                # sample spacing along a ray
     ray_len_frac: float               # longest ray, share of the working width
     ray_core_px: float                # stripe core: darkest sample within +- this of the ray
+    ray_fit_steps: int                # angles tried over +- ray_step_deg when fitting a stripe's direction
     ray_lit_px: float                 # lit reference sampled this far either side of the ray
     ray_prefix_frac: float            # share of samples from the foot to the stripe's end that must pass
     ray_min_len_frac: float           # shortest stripe, share of the working width
@@ -914,21 +916,47 @@ def _foot_shadows(L: np.ndarray, w: int, params: ShadowParams) -> tuple[np.ndarr
     return keep, best, Lb
 
 
-def _stripe_turn(st: _Stripes, m: int, a: int, nl: int) -> float:
-    """Angle (rad) between ray ``a`` of foot ``m`` and the stripe along it: a line fit through
-    the stripe's darkest points (sub-pixel across the ray), over its first ``nl`` samples."""
-    core = st.core
-    nc = len(core)
-    prof = st.lum[m, a, :nl, :nc]                                           # (nl, nc)
-    on = np.isfinite(prof).all(-1)          # samples off the picture (NaN) are no evidence
-    prof, rr = prof[on], st.r[:nl][on]
-    nl = len(prof)
-    j = np.clip(prof.argmin(-1), 1, nc - 2)
-    y0, y1, y2 = (prof[np.arange(nl), j - 1], prof[np.arange(nl), j], prof[np.arange(nl), j + 1])
-    den = y0 - 2 * y1 + y2
-    sub = core[j] + np.where(den > 1e-6, 0.5 * (y0 - y2) / np.maximum(den, 1e-6), 0.0)
-    slope = np.polyfit(rr, sub, 1)[0] if nl >= 4 else 0.0
-    return math.atan(float(slope))
+def _stripe_angle(grey: np.ndarray, foot: np.ndarray, ang0: float, length: float, params: ShadowParams) -> float:
+    """Angle (rad) of the stripe leaving ``foot`` near ``ang0``: a matched filter.
+
+    Straight rays over ``ang0 +- ray_step_deg`` (``ray_fit_steps`` of them), each shifted
+    sideways at the foot by up to ``ray_core_px`` (the foot may sit on one flank of the
+    pole), are scored by how much darker their centre line is than the ground
+    ``ray_lit_px`` either side, averaged over the stripe's length; the darkest ray wins,
+    refined by a parabola through its neighbours in angle. Averaging along the whole
+    stripe is what makes it steady on faint, blurred 1-3 px shadows, where the darkest
+    pixel of each cross-section wanders.
+    """
+    d = np.radians(np.linspace(-params.ray_step_deg, params.ray_step_deg, params.ray_fit_steps))
+    shift = np.arange(-params.ray_core_px, params.ray_core_px + 1e-3, 0.5)
+    r = np.arange(params.ray_r0_px, max(length, params.ray_r0_px + 2.0), 1.0)
+    t = ang0 + d                                                           # (D,)
+    u = np.stack([np.cos(t), np.sin(t)], -1)                               # (D, 2)
+    n = np.stack([-u[:, 1], u[:, 0]], -1)
+    n0 = np.array([-math.sin(ang0), math.cos(ang0)])
+    start = foot[None, :] + shift[:, None] * n0[None, :]                   # (S, 2)
+    side = np.array([0.0, -params.ray_lit_px, params.ray_lit_px])
+    pts = (start[:, None, None, None, :] + r[None, None, :, None, None] * u[None, :, None, None, :]
+           + side[None, None, None, :, None] * n[None, :, None, None, :])  # (S, D, R, 3, 2)
+    S, D, R = len(shift), len(d), len(r)
+    mx = pts[..., 0].reshape(S * D, R * 3).astype(np.float32)
+    my = pts[..., 1].reshape(S * D, R * 3).astype(np.float32)
+    v = cv2.remap(grey, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                  borderValue=float("nan")).reshape(S, D, R, 3)
+    diff = v[..., 0] - 0.5 * (v[..., 1] + v[..., 2])                      # darker centre: lower
+    on = np.isfinite(diff)                  # samples off the picture are no evidence
+    n_on = on.sum(-1)
+    depth = np.where(n_on >= 2, np.where(on, diff, 0.0).sum(-1) / np.maximum(n_on, 1), np.inf)  # (S, D)
+    if not np.isfinite(depth).any():
+        return ang0
+    si, di = np.unravel_index(int(np.argmin(depth)), depth.shape)
+    sub = 0.0
+    if 0 < di < D - 1:
+        y0, y1, y2 = depth[si, di - 1], depth[si, di], depth[si, di + 1]
+        den = y0 - 2 * y1 + y2
+        if np.isfinite(den) and den > 1e-9:
+            sub = float(np.clip(0.5 * (y0 - y2) / den, -0.5, 0.5))
+    return float(t[di] + sub * (d[1] - d[0]))
 
 
 def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
@@ -952,11 +980,12 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     keep, best, Lb = _foot_shadows(st.L, w, params)
     if not keep.any():
         return None, scale, centre
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY).astype(np.float32)
     ps, qs, ws = [], [], []
     for m in np.flatnonzero(keep):
         a, nl = best[m], int(Lb[m])
-        ang = th[a] + _stripe_turn(st, m, a, nl)
         tip_r = float(st.r[nl - 1])
+        ang = _stripe_angle(grey, feet[m], float(th[a]), tip_r, params)
         foot = feet[m]
         ps.append(foot)
         qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
@@ -1042,6 +1071,9 @@ def _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre,
         model = params.sigma_model_share * abs((alt - deg + 90.0) % 180.0 - 90.0)
     sigma = math.sqrt(boot ** 2 + params.sigma_floor_deg ** 2 + (params.sigma_few_lines_deg / math.sqrt(n_in)) ** 2
                       + model ** 2)
+    if sigma > params.max_sigma_deg:
+        return _none(f"shadow direction too uncertain ({sigma:.0f} deg 1-sigma)",
+                     min(0.1, params.max_confidence_ambiguous), method)
     conf = support / (1.0 + (sigma / params.conf_sigma_deg) ** 2)
     vp = None
     if finite and abs(v[2]) > 1e-9:
