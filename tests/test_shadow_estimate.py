@@ -157,7 +157,7 @@ def test_caster_foot_follows_a_pole_down_past_a_background_change(params):
     img[:184] = img[:184] * 0.45                       # wall behind the pole, down to y = 184
     img[40:200, 318:322] = (120, 120, 120)             # grey pole, foot at y = 199: 15 px below the wall,
     rgb = np.clip(img, 0, 255).astype(np.uint8)        # shorter than a caster edge on its own
-    feet, _ = _caster_feet(rgb, params)
+    feet, _ = _caster_feet(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), params)
     near = feet[np.abs(feet[:, 0] - 320) <= 4]
     assert len(near) and near[:, 1].max() >= 196, feet
 

@@ -457,9 +457,9 @@ def _residual_deg(v: np.ndarray, mid: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 
 def _canon(v: np.ndarray) -> np.ndarray:
-    """Unit homogeneous point with w >= 0 (so "towards v" is consistent everywhere)."""
-    v = v / max(np.linalg.norm(v), 1e-12)
-    return -v if v[2] < 0 else v
+    """Unit homogeneous point(s) (last axis) with w >= 0 (so "towards v" is consistent everywhere)."""
+    v = v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+    return np.where(v[..., 2:] < 0, -v, v)
 
 
 def _fit_vp(l: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -511,9 +511,7 @@ def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndar
     I, J = I[I != J], J[I != J]
     if len(I) == 0:
         return np.ones(n, bool)
-    finite = np.cross(g.l[I], g.l[J])
-    finite /= np.maximum(np.linalg.norm(finite, axis=1), 1e-12)[:, None]
-    finite *= np.where(finite[:, 2] < 0, -1.0, 1.0)[:, None]
+    finite = _canon(np.cross(g.l[I], g.l[J]))
     a = np.arctan2(g.u[:, 1], g.u[:, 0])
     ws, wc = g.w * np.sin(2 * a), g.w * np.cos(2 * a)
     m = 0.5 * np.arctan2(ws[I] + ws[J], wc[I] + wc[J])
@@ -793,10 +791,10 @@ def _chain_down(low: np.ndarray, high: np.ndarray, pieces: np.ndarray, params: S
     return low + end * down
 
 
-def _caster_feet(work: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
-    """Feet (lower ends) and up directions of near-vertical casters, longest first (working px)."""
-    w = work.shape[1]
-    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+def _caster_feet(grey: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
+    """Feet (lower ends) and up directions of near-vertical casters in a uint8 grey picture,
+    longest first (working px)."""
+    w = grey.shape[1]
     seg = _detect_segments(grey, params.ray_chain_min_px)
     d = seg[:, 2:] - seg[:, :2]
     offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
@@ -971,7 +969,8 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     work, scale = _to_working(rgb, params)
     h, w = work.shape[:2]
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
-    feet, ups = _caster_feet(work, params)
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    feet, ups = _caster_feet(grey, params)
     if len(feet) == 0:
         return None, scale, centre
     th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
@@ -980,12 +979,12 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     keep, best, Lb = _foot_shadows(st.L, w, params)
     if not keep.any():
         return None, scale, centre
-    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    greyf = grey.astype(np.float32)
     ps, qs, ws = [], [], []
     for m in np.flatnonzero(keep):
         a, nl = best[m], int(Lb[m])
         tip_r = float(st.r[nl - 1])
-        ang = _stripe_angle(grey, feet[m], float(th[a]), tip_r, params)
+        ang = _stripe_angle(greyf, feet[m], float(th[a]), tip_r, params)
         foot = feet[m]
         ps.append(foot)
         qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
