@@ -201,3 +201,55 @@ def test_stripe_angle_of_a_faint_blurred_pole_shadow(params, angle):
     off_foot = foot + 1.5 * np.array([-math.sin(a), math.cos(a)])
     got = math.degrees(_stripe_angle(grey, off_foot, a + math.radians(params.ray_step_deg), 80.0, params))
     assert _err(got, angle) <= 0.5
+
+
+def test_one_stripe_found_from_both_flanks_of_its_pole_counts_once(params):
+    """Both flanks of a 4 px pole end in a foot, and both feet follow the same stripe: one cue,
+    not two (two would halve the bootstrap's spread). Two poles side by side stay two."""
+    from vidforensics.shadows.estimate import _distinct_rays
+
+    p = np.array([[100.0, 200.0], [104.0, 200.5], [160.0, 200.0]])
+    q = np.array([[160.0, 170.0], [162.0, 171.5], [220.0, 170.0]])
+    assert _distinct_rays(p, q, params).tolist() == [True, False, True]
+
+
+def _rays(feet, angles_deg, length=60.0):
+    from vidforensics.shadows.estimate import _Lines
+
+    a = np.radians(np.asarray(angles_deg, float))
+    p = np.asarray(feet, float)
+    q = p + length * np.stack([np.cos(a), np.sin(a)], 1)
+    return _Lines(p, q, np.full(len(p), length), np.zeros(len(p), int), ["pole"] * len(p), [])
+
+
+def test_a_ray_leaving_its_foot_the_wrong_way_is_an_outlier(params):
+    """Five pole rays agree on 30 deg; a sixth lies along the same axis but leaves its foot at
+    210 deg (a block edge from a building corner). An oriented fit leaves it out rather than
+    letting it split the vote or pull the axis."""
+    from vidforensics.shadows.estimate import _fit_family
+
+    rng = np.random.default_rng(0)
+    feet = rng.uniform(-200, 200, (6, 2))
+    lines = _rays(feet, [30.0, 30.5, 29.5, 30.2, 29.8, 212.0])
+    *_, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, (320.0, 240.0), params, oriented=True)
+    assert inl.tolist() == [True] * 5 + [False]
+    assert margin == 1.0 and _err(math.degrees(math.atan2(sign * v[1], sign * v[0])), 30.0) < 1.0
+    *_, inl_axial, _, _, margin_axial, _, _ = _fit_family(lines, (320.0, 240.0), params)
+    assert inl_axial.all() and margin_axial < 1.0          # the axial fit took it in
+
+
+def test_rays_split_both_ways_along_one_axis_claim_nothing(params, monkeypatch):
+    """Block edges leaving building corners both ways along one axis (4 one way, 3 the other)
+    are not a shadow direction, however the oriented fit picks its side."""
+    from vidforensics.shadows.estimate import _fit_family, _pole_estimate
+
+    rng = np.random.default_rng(1)
+    feet = rng.uniform(-200, 200, (7, 2))
+    lines = _rays(feet, [0.0, 0.4, -0.3, 0.2, 180.1, 179.8, 180.3])
+    *_, inl, _, _, _, _, _ = _fit_family(lines, (320.0, 240.0), params, oriented=True)
+    assert inl.sum() == 4
+    import vidforensics.shadows.estimate as E
+    # the decision taken after the fit, on these rays (the ray finder is tested on pictures above)
+    monkeypatch.setattr(E, "_pole_rays", lambda rgb, p: (lines, 1.0, (320.0, 240.0)))
+    est = _pole_estimate(np.zeros((480, 640, 3), np.uint8), params)
+    assert est.direction_deg is None and "which way" in est.reason

@@ -481,21 +481,37 @@ class _Geom:
     u: np.ndarray        # (N, 2) unit directions
     l: np.ndarray        # (N, 3) homogeneous lines
     w: np.ndarray        # (N,) RANSAC weights
+    o: np.ndarray        # (N,) +1: u runs base -> tip, -1: tip -> base, 0: not oriented
 
 
 def _geometry(lines: _Lines, norm: float, params: ShadowParams) -> _Geom:
     d = lines.q - lines.p
     u = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]
     w = lines.w * (1.0 + params.oriented_bonus * (lines.base_end >= 0))
-    return _Geom((lines.p + lines.q) / 2.0 / norm, u, _homogeneous(lines, norm), w)
+    o = np.where(lines.base_end == 0, 1.0, np.where(lines.base_end == 1, -1.0, 0.0))
+    return _Geom((lines.p + lines.q) / 2.0 / norm, u, _homogeneous(lines, norm), w, o)
 
 
-def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndarray:
+def _agree(cosines: np.ndarray, o: np.ndarray, tol_deg: float, oriented: bool) -> np.ndarray:
+    """Which lines lie along their field direction within ``tol_deg`` (``cosines``: (..., N) cosines
+    of the angle between line and field). Oriented: an oriented line must also point the way
+    the field does, for the sign (+ towards the point, - away) that suits more weight, so a
+    stripe leaving its foot the wrong way is an outlier, not an inlier that splits the vote.
+    Returns (..., 2, N): sign +, sign -."""
+    c = math.cos(math.radians(tol_deg))
+    axial = np.abs(cosines) >= c
+    if not oriented:
+        return np.stack([axial, axial], -2)
+    signed = o * cosines
+    return np.stack([np.where(o != 0, signed >= c, axial), np.where(o != 0, -signed >= c, axial)], -2)
+
+
+def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator, oriented: bool = False) -> np.ndarray:
     """Inlier mask of the best vanishing-point hypothesis (pairs, and parallel from each pair).
 
     Pairs are drawn weighted by ``g.w``, the second line unlike the first (redrawn until it
     differs: the same law as drawing without replacement); every hypothesis is built and
-    scored in array operations.
+    scored in array operations. ``oriented``: see :func:`_agree`.
     """
     n = len(g.w)
     if n < 2:
@@ -519,15 +535,19 @@ def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator) -> np.ndar
     V = np.stack([finite, parallel], 1).reshape(-1, 3)     # finite, parallel, finite, ...
     d = V[:, None, :2] - V[:, None, 2:] * g.mid[None]
     dn = d / np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-12)[..., None]
-    inliers = np.degrees(np.arccos(np.clip(np.abs((dn * g.u[None]).sum(-1)), 0.0, 1.0))) <= params.inlier_tol_deg
+    inliers = _agree((dn * g.u[None]).sum(-1), g.o, params.inlier_tol_deg, oriented).reshape(-1, n)
     return inliers[int(np.argmax(inliers @ g.w))]
 
 
-def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, bool]:
+def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams,
+            oriented: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """Refit on inliers, re-select, and choose finite VP vs parallel. Returns (v, inliers, finite)."""
     v = _fit_vp(g.l[inl], g.w[inl])
     for _ in range(2):
-        new = _residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg
+        d = _field_dir(v, g.mid)
+        cos = ((d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]) * g.u).sum(1)
+        both = _agree(cos, g.o, params.inlier_tol_deg, oriented)
+        new = both[int(np.argmax(both @ g.w))]
         if new.sum() < 2:
             break
         inl = new
@@ -554,7 +574,7 @@ def _rival_share(g: _Geom, lines: _Lines, inl: np.ndarray, params: ShadowParams,
     rest = ~inl
     if rest.sum() < 2:
         return 0.0
-    sub = _Geom(g.mid[rest], g.u[rest], g.l[rest], g.w[rest])
+    sub = _Geom(g.mid[rest], g.u[rest], g.l[rest], g.w[rest], g.o[rest])
     inl2 = np.zeros_like(inl)
     inl2[rest] = _ransac(sub, params, rng)
     win = _oriented_weight(lines, inl)
@@ -957,6 +977,28 @@ def _stripe_angle(grey: np.ndarray, foot: np.ndarray, ang0: float, length: float
     return float(t[di] + sub * (d[1] - d[0]))
 
 
+def _distinct_rays(p: np.ndarray, q: np.ndarray, params: ShadowParams) -> np.ndarray:
+    """Which rays are distinct shadows: a ray whose foot lies on a longer ray's line (within
+    ``ray_merge_px``), near its start and along it (within ``2 ray_step_deg``), is the same
+    stripe found again from the pole's other flank. Counted twice it would halve the
+    bootstrap's spread and double one pole's error."""
+    d = q - p
+    length = np.hypot(d[:, 0], d[:, 1])
+    u = d / np.maximum(length, 1e-9)[:, None]
+    keep = np.ones(len(p), bool)
+    cos_tol = math.cos(math.radians(2 * params.ray_step_deg))
+    for i in np.argsort(-length, kind="stable"):
+        if not keep[i]:
+            continue
+        rel = p - p[i]
+        along, perp = rel @ u[i], np.abs(rel @ np.array([-u[i, 1], u[i, 0]]))
+        same = ((perp <= params.ray_merge_px) & (np.abs(along) <= 0.25 * length[i]) & (u @ u[i] >= cos_tol)
+                & (length <= length[i]))
+        same[i] = False
+        keep &= ~same
+    return keep
+
+
 def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
     """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
 
@@ -989,14 +1031,16 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
         ps.append(foot)
         qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
         ws.append(tip_r)
+    keep_ray = _distinct_rays(np.array(ps), np.array(qs), params)
     cc = np.array(centre, np.float32)
-    p, q = np.array(ps) - cc, np.array(qs) - cc
-    lines = _Lines(p, q, np.array(ws, float), np.zeros(len(p), int), ["pole"] * len(p), [])
+    p, q = np.array(ps)[keep_ray] - cc, np.array(qs)[keep_ray] - cc
+    lines = _Lines(p, q, np.array(ws, float)[keep_ray], np.zeros(len(p), int), ["pole"] * len(p), [])
     return lines, scale, centre
 
 
-def _fit_family(lines, centre, params: ShadowParams):
-    """Robust shadow vanishing point of ``lines`` and the base->tip vote along it.
+def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False):
+    """Robust shadow vanishing point of ``lines`` and the base->tip vote along it
+    (``oriented``: inliers must point the way the family does, see :func:`_agree`).
 
     Returns norm, geometry, rng, vanishing point, inliers, finite flag, sign,
     vote margin, oriented count and inlier count (the fits share one seeded rng).
@@ -1004,7 +1048,7 @@ def _fit_family(lines, centre, params: ShadowParams):
     norm = max(centre) + 1.0
     g = _geometry(lines, norm, params)
     rng = np.random.default_rng(params.seed)
-    v, inl, finite = _refine(g, _ransac(g, params, rng), params)
+    v, inl, finite = _refine(g, _ransac(g, params, rng, oriented), params, oriented)
     sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
     return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
 
@@ -1015,11 +1059,16 @@ def _pole_estimate(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
     lines, scale, centre = _pole_rays(rgb, params)
     if lines is None or len(lines.w) < params.ray_min_cues:
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
-    norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params)
+    norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params, oriented=True)
     share = n_in / len(lines.w)
     if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
         return _none(f"pole shadows disagree ({n_in} of {len(lines.w)} consistent)",
                      min(0.1, params.max_confidence_ambiguous), method)
+    # the fit kept only rays pointing its way; rays along the same lines pointing the other way
+    # (block edges leaving building corners both ways) say the frame's "feet" may not be feet
+    opposed = (_residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg) & ~inl
+    w_in, w_opp = float(lines.w[inl].sum()), float(lines.w[opposed].sum())
+    margin = (w_in - w_opp) / max(w_in + w_opp, 1e-12)
     if margin < params.min_orient_margin:
         return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method)
     support = (1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
