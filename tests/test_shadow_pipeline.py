@@ -130,3 +130,12 @@ def test_claims_need_the_shadow_stage(tmp_path):
     claims.write_text(json.dumps({"claims": [{"kind": "same_time_of_day", "segments": "all"}]}))
     r = _cli("analyze", CLIP, "--out", tmp_path / "out", "--claims", claims)
     assert r.returncode == 2 and "--pipeline shadows" in r.stderr
+
+
+def test_checks_do_not_depend_on_kept_pictures(report):
+    """Kept sampled pictures only spare seeks: with none kept, every picture is read back from the
+    clip and the checks come out the same."""
+    cfg = load_config("shadows")
+    cfg = cfg.model_copy(update={"shadow_sampling": cfg.shadow_sampling.model_copy(update={"keep_pictures_mb": 0.0})})
+    again = analyze(CLIP, cfg)
+    assert report.checks and [c.model_dump() for c in again.checks] == [c.model_dump() for c in report.checks]

@@ -94,3 +94,25 @@ def test_a_failed_pass_leaves_no_estimator_thread(tmp_path, cfg):
     for t in workers:
         t.join(timeout=10)   # the estimate under way finishes; queued ones are dropped
     assert not any(t.is_alive() for t in workers)
+
+
+def test_sampled_pictures_are_kept_within_their_budget(tmp_path, cfg):
+    """The pass keeps sampled frames for the checks (they spare a seek each) while its memory
+    budget lasts; a kept picture is the frame a seek reads back, and beyond the budget the
+    collector says so (None) rather than keeping more."""
+    from vidforensics.io.decode import read_frame
+
+    path = tmp_path / "cut.mp4"
+    write_video(path, [_texture(5, W, H)] * (8 * FPS) + [_texture(6, W, H)] * (8 * FPS), FPS)
+    col = _collect(path, cfg)
+    idx = [x.index for x in col._samples]
+    assert len(idx) >= 4
+    for i in idx:
+        assert np.array_equal(col.picture(i), read_frame(path, i, i / FPS))
+    two = 2 * W * H * 3 / 2 ** 20
+    tight = cfg.model_copy(update={"shadow_sampling": cfg.shadow_sampling.model_copy(
+        update={"keep_pictures_mb": two})})
+    col = _collect(path, tight)
+    kept = [x.index for x in col._samples if col.picture(x.index) is not None]
+    assert kept == idx[:2]
+    assert col.picture(10 ** 6) is None

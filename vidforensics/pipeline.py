@@ -153,7 +153,7 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
         report.tracks = [Track.model_validate(r.to_report()) for r in results]
         report.camera_motion = CameraMotion(**motion.summary(), descending_spread=spread(results))
     if shadows is not None:
-        report.checks = run_checks(path, report, cfg, claims)
+        report.checks = run_checks(path, report, cfg, claims, kept=shadows.picture)
     elif claims is not None and claims.claims:
         missing.append("claims not tested: the shadow stage did not run")
     report.findings = derive_findings(report)

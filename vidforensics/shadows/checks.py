@@ -1,16 +1,19 @@
 """``checks[]``: what the measured shadows say about the claims made for a clip.
 
-Runs after the pass, from the report's segments plus one seek per compared
-segment (to register the views). Without claims, every pair of segments with a
-confident shadow direction is tested for the same time of day; with claims,
-exactly what they ask.
+Runs after the pass, from the report's segments and the sampled pictures the
+pass kept (a seek per picture beyond its memory budget) to register the views.
+Without claims, every pair of segments with a confident shadow direction is
+tested for the same time of day; with claims, exactly what they ask.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import combinations
 from pathlib import Path
+
+import numpy as np
 
 from vidforensics.claims import Claims, resolve_segments
 from vidforensics.io.decode import read_frame
@@ -21,7 +24,9 @@ from vidforensics.solar import (camera_from_claim, check_filmed_at, delta_time_f
                                image_direction_to_ground_azimuth)
 
 
-def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[Check]:
+def run_checks(path: Path, report: Report, cfg, claims: Claims | None,
+               kept: Callable[[int], np.ndarray | None] = lambda index: None) -> list[Check]:
+    """The checks; ``kept(index)``: a sampled frame the pass kept, else None (it is read back)."""
     segs = report.segments
     cp = cfg.shadow_compare
     items = claims.claims if claims is not None else []
@@ -43,7 +48,8 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None) -> list[C
     def frame(segment: int, index: int):
         # one seek per picture where possible: two segments' pictures stay cached from their
         # features to their comparison; pairs run (0, 1), (0, 2), ... so the first segment's stay
-        return segment_frame(path, report, segment, index)
+        pic = kept(index)
+        return pic if pic is not None else segment_frame(path, report, segment, index)
 
     def picture(view: View):
         return frame(view.segment, view.frame)

@@ -12,7 +12,8 @@ The estimator costs 75-200 ms a frame, far more than decoding one, so it runs on
 worker thread: OpenCV is limited to one thread per caller (``analyze``), and the
 second core would otherwise idle while the main thread decodes and runs the other
 stages. At most ``max_pending`` frames wait for the worker (each is a full
-picture), so memory stays flat; each sample keeps only its estimate.
+picture), so memory stays flat; each sample keeps its estimate, and its picture
+while ``keep_pictures_mb`` lasts (the checks after the pass compare them).
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class ShadowSamplingParams(BaseModel):
     burst: float              # ... with up to this many samples close together (quick cuts)
     max_cues_kept: int        # cues kept per sample for the evidence picture
     max_pending: int          # frames waiting for the estimator thread before the pass waits
+    keep_pictures_mb: float   # sampled pictures kept for the same-time checks, up to this much memory
 
 
 @dataclass
@@ -52,6 +54,7 @@ class _Sample:
     sharpness: float
     pending: Future               # the worker's estimate ...
     estimate: ShadowEstimate | None = None   # ... once collected
+    picture: np.ndarray | None = None        # the frame, while the memory budget lasts
 
 
 def _estimate(rgb: np.ndarray, params: ShadowParams, max_cues: int) -> ShadowEstimate:
@@ -76,6 +79,7 @@ class ShadowCollector:
         self._tokens = sampling.burst
         self._pending_change = True  # the first shot starts at frame 0
         self._pool: ThreadPoolExecutor | None = None
+        self._kept_bytes = 0
 
     def process(self, frame: Frame) -> None:
         s = self.sampling
@@ -112,8 +116,18 @@ class ShadowCollector:
         waiting = [x.pending for x in self._samples if not x.pending.done()]
         if len(waiting) >= s.max_pending:
             waiting[0].result()   # back-pressure: never more than max_pending full pictures queued
-        fut = self._pool.submit(_estimate, frame.rgb(), self.params, s.max_cues_kept)
-        self._samples.append(_Sample(frame.index, t, sharp, fut))
+        rgb = frame.rgb()
+        fut = self._pool.submit(_estimate, rgb, self.params, s.max_cues_kept)
+        # the checks after the pass compare sampled pictures: kept ones spare a seek and a decode
+        # from the key frame before each (most of a short clip's check time); the budget keeps
+        # memory flat however many shots a clip has, and later samples are read back
+        keep = self._kept_bytes + rgb.nbytes <= s.keep_pictures_mb * 2 ** 20
+        self._kept_bytes += rgb.nbytes if keep else 0
+        self._samples.append(_Sample(frame.index, t, sharp, fut, picture=rgb if keep else None))
+
+    def picture(self, index: int) -> np.ndarray | None:
+        """The sampled frame ``index`` if it was kept, else None (read it back from the clip)."""
+        return next((x.picture for x in self._samples if x.index == index), None)
 
     def close(self) -> None:
         """Drop queued estimates and stop the worker (the pass failed; nothing will be summarised)."""
