@@ -729,9 +729,13 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
     ShadowEstimate
         ``direction_deg`` None with a ``reason`` when no usable shadows are found.
     """
-    pole = _pole_estimate(rgb, params)
+    # one LSD pass serves both cues (it is half of the estimator's time); each keeps its own lengths
+    work, _ = _to_working(rgb, params)
+    seg = _detect_segments(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY),
+                           min(params.ray_chain_min_px, params.min_segment_frac * work.shape[1]))
+    pole = _pole_estimate(rgb, params, seg)
     if params.box_cue:
-        box = _confirmed_box(rgb, params)
+        box = _confirmed_box(rgb, params, seg)
         if box.direction_deg is not None:
             if pole.direction_deg is None:
                 return box
@@ -773,7 +777,7 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
     return est
 
 
-def _confirmed_box(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
+def _confirmed_box(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
     """The box sweep-edge estimate, kept only where the region cue confirms it.
 
     Sweep edges are chosen as the off-grid shadow-edge family; on a scene of scattered
@@ -782,7 +786,7 @@ def _confirmed_box(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
     shadow lies from the objects) is coarse but independent of the edges: it must point
     within ``box_region_agree_deg`` of the sweep edges, with a clear profile peak.
     """
-    box = _box_sweep(rgb, params)
+    box = _box_sweep(rgb, params, seg)
     if box.direction_deg is None:
         return box
     reg_deg, peak = _region_direction(rgb, params)
@@ -837,11 +841,13 @@ def _chain_down(low: np.ndarray, high: np.ndarray, pieces: np.ndarray, params: S
     return low + end * down
 
 
-def _caster_feet(grey: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray]:
+def _caster_feet(grey: np.ndarray, params: ShadowParams,
+                 seg: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Feet (lower ends) and up directions of near-vertical casters in a uint8 grey picture,
-    longest first (working px)."""
+    longest first (working px); ``seg``: its LSD segments, if already detected."""
     w = grey.shape[1]
-    seg = _detect_segments(grey, params.ray_chain_min_px)
+    seg = _detect_segments(grey, 0.0) if seg is None else seg
+    seg = seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= params.ray_chain_min_px]
     d = seg[:, 2:] - seg[:, :2]
     offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
     pieces = seg[offv <= params.caster_vertical_tol_deg]
@@ -1025,7 +1031,8 @@ def _distinct_rays(p: np.ndarray, q: np.ndarray, params: ShadowParams) -> np.nda
     return keep
 
 
-def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
+def _pole_rays(rgb: np.ndarray, params: ShadowParams,
+               seg: np.ndarray | None = None) -> tuple[_Lines | None, float, tuple[float, float]]:
     """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
 
     Every near-vertical segment's lower end is a candidate foot; rays leave it every
@@ -1038,7 +1045,7 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams) -> tuple[_Lines | None, fl
     h, w = work.shape[:2]
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
     grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    feet, ups = _caster_feet(grey, params)
+    feet, ups = _caster_feet(grey, params, seg)
     if len(feet) == 0:
         return None, scale, centre
     th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
@@ -1079,10 +1086,10 @@ def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False):
     return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
 
 
-def _pole_estimate(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
+def _pole_estimate(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
     """Direction from the pole rays alone (vanishing point of the oriented stripes)."""
     method = "pole-shadow rays from caster feet + vanishing point"
-    lines, scale, centre = _pole_rays(rgb, params)
+    lines, scale, centre = _pole_rays(rgb, params, seg)
     if lines is None or len(lines.w) < params.ray_min_cues:
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
     norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params, oriented=True)
@@ -1207,7 +1214,7 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
 # --------------------------------------------------------------------------- box sweep edges
 
 
-def _box_sweep(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
+def _box_sweep(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
     """Direction from the sweep edges of box-building shadows (see module docs, step 6).
 
     A box's cast shadow is its roof outline swept along the shadow direction: besides edges
@@ -1220,8 +1227,9 @@ def _box_sweep(rgb: np.ndarray, params: ShadowParams) -> ShadowEstimate:
     method = "box-shadow sweep edges"
     work, scale = _to_working(rgb, params)
     h, w = work.shape[:2]
-    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    seg = _detect_segments(grey, params.min_segment_frac * w)
+    if seg is None:
+        seg = _detect_segments(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), params.min_segment_frac * w)
+    seg = seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= params.min_segment_frac * w]
     if len(seg) == 0:
         return _none("no segments", 0.0, method)
     img = work.astype(np.float32)
