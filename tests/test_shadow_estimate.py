@@ -268,3 +268,42 @@ def test_box_cue_needs_edges_from_buildings_and_the_region_cue(params):
     assert few.direction_deg is None and "too few touch a building" in few.reason
     far = _confirmed_box(rgb, params.model_copy(update={"box_region_agree_deg": 5.0}))
     assert far.direction_deg is None and "disagree" in far.reason
+
+
+def _faint_stripe_scene(angle_deg: float, darkening, seed: int = 5) -> np.ndarray:
+    """Tan ground with a 2 px stripe leaving (160, 150) at ``angle_deg``, each 1/8 of its length
+    darkened by the next factor of ``darkening`` (light blur, sensor noise)."""
+    rng = np.random.default_rng(seed)
+    img = _ground(rng, 320, 240, overcast=False)
+    a = math.radians(angle_deg)
+    foot = np.array([160.0, 150.0])
+    k = len(darkening)
+    for i, dk in enumerate(darkening):
+        shade = np.ones((240, 320), np.float32)
+        p0, p1 = foot + 80 * i / k * np.array([math.cos(a), math.sin(a)]), foot + 80 * (i + 1) / k * np.array([math.cos(a), math.sin(a)])
+        cv2.line(shade, tuple(int(round(v * 16)) for v in p0), tuple(int(round(v * 16)) for v in p1), 0.0, 2, cv2.LINE_AA, 4)
+        img = img * (1.0 - dk * (1.0 - shade)[..., None])
+    img = cv2.GaussianBlur(img, (0, 0), 0.5) + rng.normal(0, 1.5, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _stripe_at(rgb, angle_deg, params):
+    from vidforensics.shadows.estimate import _stripe_lengths
+
+    th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
+    u = np.stack([np.cos(th), np.sin(th)], 1)[None]
+    st = _stripe_lengths(rgb, np.array([[160.0, 150.0]], np.float32), np.array([[0.0, -1.0]], np.float32), u, params)
+    i = int(round(angle_deg / params.ray_step_deg)) % len(th)
+    return int(st.L[0, i - 1:i + 2].max()) * params.ray_step_px
+
+
+def test_a_faint_steady_shadow_stripe_is_taken_and_a_patchy_one_is_not(params):
+    """A pole shadow only ~18 % darker than the ground (low sun, sky light, haze) fails the
+    cast-shadow ratio (0.75) but holds its ratio along its length, as a shadow on one surface
+    does: it is taken. A streak darker on average but patchy (dark texture, seams) is not."""
+    steady = _faint_stripe_scene(20.0, [0.18] * 8)
+    assert _stripe_at(steady, 20.0, params) >= 0.75 * params.ray_len_frac * 320   # rays reach 12 % of the width
+    strict = params.model_copy(update={"ray_faint_ratio_max": params.shadow_ratio_max})
+    assert _stripe_at(steady, 20.0, strict) == 0                # the faint path is what finds it
+    patchy = _faint_stripe_scene(20.0, [0.13, 0.3] * 4)      # ratio ~0.87 and ~0.7 by turns
+    assert _stripe_at(patchy, 20.0, params) < params.ray_min_len_frac * 320   # no usable stripe

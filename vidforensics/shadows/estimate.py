@@ -28,6 +28,7 @@ Method (classical, no model weights; ``docs/shadows.md`` has the long version):
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -121,6 +122,9 @@ class ShadowParams(BaseModel):
     ray_fit_steps: int                # angles tried over +- ray_step_deg when fitting a stripe's direction
     ray_lit_px: float                 # lit reference sampled this far either side of the ray
     ray_prefix_frac: float            # share of samples from the foot to the stripe's end that must pass
+    ray_faint_ratio_max: float        # a faint stripe's samples: dark/lit ratio at most this ...
+    ray_faint_median_max: float       # ... with a median at most this ...
+    ray_faint_mad_max: float          # ... and steady: median absolute deviation at most this
     ray_min_len_frac: float           # shortest stripe, share of the working width
     ray_vertical_excl_deg: float      # rays within this of the caster's own axis (up or down) are ignored
     ray_stripe_min_share: float       # share of the stripe's samples lit on both sides (a stripe, not a wall edge)
@@ -926,7 +930,7 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     l1, l2 = lum[..., nc], lum[..., nc + 1]
     lit = np.maximum(l1, l2)
     ratio = c / np.maximum(lit, 1.0)
-    ok = (ratio >= params.shadow_ratio_min) & (ratio <= params.shadow_ratio_max) & (lit >= params.min_lit_level)
+    ok = (ratio >= params.shadow_ratio_min) & (ratio <= params.ray_faint_ratio_max) & (lit >= params.min_lit_level)
     # the chromaticity test only where the brightness test passed (about a fifth of the samples)
     idx = np.nonzero(ok)
     sel = smp[idx]                                                                  # (K, O, 3)
@@ -937,13 +941,39 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     along = diff @ _BLUE
     off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
     ok[idx] = (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min)
-    stripe = ok & (np.minimum(l1, l2) * params.shadow_ratio_max >= c)
-    good = (np.cumsum(ok, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & ok
-    L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)            # (M, A) samples
-    sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
+
+    def stripe_length(passed: np.ndarray, ratio_max: float) -> np.ndarray:
+        stripe = passed & (np.minimum(l1, l2) * ratio_max >= c)
+        good = (np.cumsum(passed, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & passed
+        L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)        # (M, A) samples
+        sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
+        return np.where(sshare < params.ray_stripe_min_share, 0, L)
+
+    L = stripe_length(ok & (ratio <= params.shadow_ratio_max), params.shadow_ratio_max)
+    # A low sun, sky light and haze leave many real pole shadows only 10-20 % darker than the
+    # ground. Such a faint stripe counts when its ratio holds steady along it, as a shadow's
+    # does on one surface; dark texture and seams vary (_steady_ratio).
+    faint = stripe_length(ok, params.ray_faint_ratio_max)
+    todo = np.nonzero((L == 0) & (faint > 0))
+    steady = _steady_ratio(ratio[todo], faint[todo], params.ray_faint_median_max, params.ray_faint_mad_max)
+    L[todo] = np.where(steady, faint[todo], 0)
     vertical = np.abs(np.einsum("mak,mk->ma", u, ups)) > math.cos(math.radians(params.ray_vertical_excl_deg))
-    L = np.where(vertical | (sshare < params.ray_stripe_min_share), 0, L)
+    L = np.where(vertical, 0, L)
     return _Stripes(L, lum, r, core)
+
+
+def _steady_ratio(ratio: np.ndarray, L: np.ndarray, median_max: float, mad_max: float) -> np.ndarray:
+    """Whether the dark/lit ratio over each row's first ``L`` samples (rows of ``ratio``: (K, R))
+    has a median at most ``median_max`` and a median absolute deviation at most ``mad_max``
+    (samples off the picture, NaN, are left out)."""
+    if len(L) == 0:
+        return np.zeros(0, bool)
+    q = np.where(np.arange(ratio.shape[-1]) < L[:, None], ratio, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # an all-NaN row is not steady
+        med = np.nanmedian(q, -1)
+        mad = np.nanmedian(np.abs(q - med[:, None]), -1)
+    return (med <= median_max) & (mad <= mad_max)
 
 
 def _foot_shadows(L: np.ndarray, w: int, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
