@@ -250,8 +250,8 @@ def test_rays_split_both_ways_along_one_axis_claim_nothing(params, monkeypatch):
     assert inl.sum() == 4
     import vidforensics.shadows.estimate as E
     # the decision taken after the fit, on these rays (the ray finder is tested on pictures above)
-    monkeypatch.setattr(E, "_pole_rays", lambda rgb, p, seg=None: (lines, 1.0, (320.0, 240.0)))
-    est = _pole_estimate(np.zeros((480, 640, 3), np.uint8), params)
+    monkeypatch.setattr(E, "_pole_rays", lambda frame, p: (lines, 1.0, (320.0, 240.0)))
+    est = _pole_estimate(E._prepare(np.zeros((480, 640, 3), np.uint8), params), params)
     assert est.direction_deg is None and "which way" in est.reason
 
 

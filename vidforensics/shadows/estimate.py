@@ -200,9 +200,30 @@ def _detect_segments(grey: np.ndarray, min_len: float) -> np.ndarray:
     found = lsd.detect(grey)[0]
     if found is None:
         return np.zeros((0, 4), np.float32)
-    seg = found.reshape(-1, 4)
-    length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
-    return seg[length >= min_len]
+    return _at_least(found.reshape(-1, 4), min_len)
+
+
+def _at_least(seg: np.ndarray, min_len: float) -> np.ndarray:
+    """The segments (N, 4) at least ``min_len`` long."""
+    return seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= min_len]
+
+
+@dataclass
+class _Frame:
+    """One frame prepared once for every cue: resizing, grey conversion and LSD (half of the
+    estimator's time) are not repeated per cue."""
+
+    work: np.ndarray     # RGB at working resolution (at most max_width wide)
+    scale: float         # working px per frame px
+    grey: np.ndarray     # uint8 grey of ``work``
+    seg: np.ndarray      # LSD segments as long as the shortest any cue keeps; each cue keeps its own
+
+
+def _prepare(rgb: np.ndarray, params: ShadowParams) -> _Frame:
+    work, scale = _to_working(rgb, params)
+    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
+    seg = _detect_segments(grey, min(params.ray_chain_min_px, params.min_segment_frac * work.shape[1]))
+    return _Frame(work, scale, grey, seg)
 
 
 _REMAP_COLS = 4096  # layout of the sample maps (an implementation detail, not a tuning knob)
@@ -733,13 +754,10 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
     ShadowEstimate
         ``direction_deg`` None with a ``reason`` when no usable shadows are found.
     """
-    # one LSD pass serves both cues (it is half of the estimator's time); each keeps its own lengths
-    work, _ = _to_working(rgb, params)
-    seg = _detect_segments(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY),
-                           min(params.ray_chain_min_px, params.min_segment_frac * work.shape[1]))
-    pole = _pole_estimate(rgb, params, seg)
+    frame = _prepare(rgb, params)
+    pole = _pole_estimate(frame, params)
     if params.box_cue:
-        box = _confirmed_box(rgb, params, seg)
+        box = _confirmed_box(rgb, params, frame)
         if box.direction_deg is not None:
             if pole.direction_deg is None:
                 return box
@@ -781,7 +799,7 @@ def estimate_shadow_direction(rgb: np.ndarray, params: ShadowParams) -> ShadowEs
     return est
 
 
-def _confirmed_box(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
+def _confirmed_box(rgb: np.ndarray, params: ShadowParams, frame: _Frame | None = None) -> ShadowEstimate:
     """The box sweep-edge estimate, kept only where the region cue confirms it.
 
     Sweep edges are chosen as the off-grid shadow-edge family; on a scene of scattered
@@ -790,14 +808,14 @@ def _confirmed_box(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None
     shadow lies from the objects) is coarse but independent of the edges: it must point
     within ``box_region_agree_deg`` of the sweep edges, with a clear profile peak.
     """
-    box = _box_sweep(rgb, params, seg)
+    box = _box_sweep(frame if frame is not None else _prepare(rgb, params), params)
     if box.direction_deg is None:
         return box
     reg_deg, peak = _region_direction(rgb, params)
     if reg_deg is None or peak < params.region_min_peak:
         return _none("box sweep edges found, but no region cue confirms them", min(0.1, params.max_confidence_ambiguous),
                      box.method)
-    gap = abs((box.direction_deg - reg_deg + 180.0) % 360.0 - 180.0)
+    gap = abs(_ang(box.direction_deg, reg_deg))
     if gap > params.box_region_agree_deg:
         return _none(f"box sweep edges ({box.direction_deg:.0f} deg) and region cue ({reg_deg:.0f} deg) disagree",
                      min(0.1, params.max_confidence_ambiguous), box.method)
@@ -850,8 +868,7 @@ def _caster_feet(grey: np.ndarray, params: ShadowParams,
     """Feet (lower ends) and up directions of near-vertical casters in a uint8 grey picture,
     longest first (working px); ``seg``: its LSD segments, if already detected."""
     w = grey.shape[1]
-    seg = _detect_segments(grey, 0.0) if seg is None else seg
-    seg = seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= params.ray_chain_min_px]
+    seg = _at_least(_detect_segments(grey, 0.0) if seg is None else seg, params.ray_chain_min_px)
     d = seg[:, 2:] - seg[:, :2]
     offv = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
     pieces = seg[offv <= params.caster_vertical_tol_deg]
@@ -1061,8 +1078,7 @@ def _distinct_rays(p: np.ndarray, q: np.ndarray, params: ShadowParams) -> np.nda
     return keep
 
 
-def _pole_rays(rgb: np.ndarray, params: ShadowParams,
-               seg: np.ndarray | None = None) -> tuple[_Lines | None, float, tuple[float, float]]:
+def _pole_rays(frame: _Frame, params: ShadowParams) -> tuple[_Lines | None, float, tuple[float, float]]:
     """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
 
     Every near-vertical segment's lower end is a candidate foot; rays leave it every
@@ -1071,11 +1087,10 @@ def _pole_rays(rgb: np.ndarray, params: ShadowParams,
     second direction is nearly as long. The direction is refined by a line fit through the
     stripe's darkest points.
     """
-    work, scale = _to_working(rgb, params)
+    work, scale, grey = frame.work, frame.scale, frame.grey
     h, w = work.shape[:2]
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
-    grey = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
-    feet, ups = _caster_feet(grey, params, seg)
+    feet, ups = _caster_feet(grey, params, frame.seg)
     if len(feet) == 0:
         return None, scale, centre
     th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
@@ -1116,10 +1131,10 @@ def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False):
     return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
 
 
-def _pole_estimate(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
+def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     """Direction from the pole rays alone (vanishing point of the oriented stripes)."""
     method = "pole-shadow rays from caster feet + vanishing point"
-    lines, scale, centre = _pole_rays(rgb, params, seg)
+    lines, scale, centre = _pole_rays(frame, params)
     if lines is None or len(lines.w) < params.ray_min_cues:
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
     norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params, oriented=True)
@@ -1244,7 +1259,7 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
 # --------------------------------------------------------------------------- box sweep edges
 
 
-def _box_sweep(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = None) -> ShadowEstimate:
+def _box_sweep(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     """Direction from the sweep edges of box-building shadows (see module docs, step 6).
 
     A box's cast shadow is its roof outline swept along the shadow direction: besides edges
@@ -1255,11 +1270,9 @@ def _box_sweep(rgb: np.ndarray, params: ShadowParams, seg: np.ndarray | None = N
     lit ground. Needs a structure grid: without box buildings the cue stays silent.
     """
     method = "box-shadow sweep edges"
-    work, scale = _to_working(rgb, params)
+    work, scale = frame.work, frame.scale
     h, w = work.shape[:2]
-    if seg is None:
-        seg = _detect_segments(cv2.cvtColor(work, cv2.COLOR_RGB2GRAY), params.min_segment_frac * w)
-    seg = seg[np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) >= params.min_segment_frac * w]
+    seg = _at_least(frame.seg, params.min_segment_frac * w)
     if len(seg) == 0:
         return _none("no segments", 0.0, method)
     img = work.astype(np.float32)
