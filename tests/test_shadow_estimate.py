@@ -307,3 +307,44 @@ def test_a_faint_steady_shadow_stripe_is_taken_and_a_patchy_one_is_not(params):
     assert _stripe_at(steady, 20.0, strict) == 0                # the faint path is what finds it
     patchy = _faint_stripe_scene(20.0, [0.13, 0.3] * 4)      # ratio ~0.87 and ~0.7 by turns
     assert _stripe_at(patchy, 20.0, params) < params.ray_min_len_frac * 320   # no usable stripe
+
+
+def _outline_scene(angle_deg: float, tint, seed: int = 7) -> np.ndarray:
+    """Tan ground with a broad shadow (a building's) whose outline leaves (160, 150) at
+    ``angle_deg``: the 80 x 40 px band on the outline's left is darkened to 55 %, each
+    channel scaled by ``tint`` (light blur, sensor noise)."""
+    rng = np.random.default_rng(seed)
+    img = _ground(rng, 320, 240, overcast=False)
+    a = math.radians(angle_deg)
+    u, n = np.array([math.cos(a), math.sin(a)]), np.array([math.sin(a), -math.cos(a)])
+    foot = np.array([160.0, 150.0])
+    band = np.array([foot, foot + 80 * u, foot + 80 * u + 40 * n, foot + 40 * n])
+    mask = np.zeros((240, 320), np.float32)
+    cv2.fillPoly(mask, [np.round(band * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
+    img = img * (1.0 - mask[..., None] * (1.0 - 0.55 * np.asarray(tint, np.float32)))
+    img = cv2.GaussianBlur(img, (0, 0), 0.6) + rng.normal(0, 1.5, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_a_bluish_shadow_outline_from_a_foot_is_taken_and_a_grey_edge_is_not(params):
+    """A building's or car's shadow leaves its corner as an outline, dark on one side only.
+    Sky light makes a sunny shadow bluer than the lit ground beside it: such an outline is
+    taken as the corner's shadow ray. A grey dark edge (a dark object, a wall's foot, an
+    overcast contact shadow) is not."""
+    blue = _outline_scene(-25.0, [0.9, 1.0, 1.15])
+    assert _stripe_at(blue, -25.0, params) >= 0.75 * params.ray_len_frac * 320
+    assert _stripe_at(blue, -25.0, params.model_copy(update={"ray_edge_blue_min": 1.0})) == 0  # the outline path finds it
+    grey = _outline_scene(-25.0, [1.0, 1.0, 1.0])
+    assert _stripe_at(grey, -25.0, params) == 0
+
+
+def test_a_blue_screen_menu_bar_is_no_shadow_outline(params):
+    """GoldenEye's first frame (peer-oracle clip) is a computer screen: its blue menu bar ends
+    on a dark panel below the buttons' separators, one-sided, darker and bluer below. The bar
+    is a saturated colour, not lit ground: no shadow direction (it gave 0.4 deg at confidence
+    0.35 through the pipeline before the lit-side test)."""
+    clip = ROOT / "tests" / "data" / "peer-oracles" / "pyscenedetect" / "goldeneye-vfr-drop3.mp4"
+    rgb = next(iter(iter_frames(clip))).rgb()
+    assert estimate_shadow_direction(rgb, params).direction_deg is None
+    loose = params.model_copy(update={"ray_edge_lit_sat_max": 1.0})
+    assert estimate_shadow_direction(rgb, loose).direction_deg is not None   # the lit-side test is what says no
