@@ -965,14 +965,20 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     blue = np.full(ok.shape, np.nan, np.float32)
     blue[idx] = along
 
-    def stripe_length(passed: np.ndarray, ratio_max: float, share: float | None = None) -> np.ndarray:
+    def ray_length(passed: np.ndarray, ratio_max: float) -> tuple[np.ndarray, np.ndarray]:
+        """Samples up to which the ray passes, and the share of them lit on both sides."""
         stripe = passed & (np.minimum(l1, l2) * ratio_max >= c)
         good = (np.cumsum(passed, -1) / np.arange(1, R + 1) >= params.ray_prefix_frac) & passed
         L = np.where(good.any(-1), R - np.argmax(good[..., ::-1], -1), 0)        # (M, A) samples
         sshare = np.take_along_axis(np.cumsum(stripe, -1), np.maximum(L - 1, 0)[..., None], -1)[..., 0] / np.maximum(L, 1)
-        return np.where(sshare < (params.ray_stripe_min_share if share is None else share), 0, L)
+        return L, sshare
 
-    L = stripe_length(ok & (ratio <= params.shadow_ratio_max), params.shadow_ratio_max)
+    def stripe_length(passed: np.ndarray, ratio_max: float) -> np.ndarray:
+        L, sshare = ray_length(passed, ratio_max)
+        return np.where(sshare < params.ray_stripe_min_share, 0, L)
+
+    edge, sshare = ray_length(ok & (ratio <= params.shadow_ratio_max), params.shadow_ratio_max)
+    L = np.where(sshare < params.ray_stripe_min_share, 0, edge)
     # A low sun, sky light and haze leave many real pole shadows only 10-20 % darker than the
     # ground. Such a faint stripe counts when its ratio holds steady along it, as a shadow's
     # does on one surface; dark texture and seams vary (_steady_ratio).
@@ -987,7 +993,6 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     # side (a blue screen's menu bar over its dark panel made three such rays on a GoldenEye
     # frame, lit-side saturation 0.18-0.22; lit ground and walls in the benchmark 0.02-0.07)
     # is a display or paint, not lit ground.
-    edge = stripe_length(ok & (ratio <= params.shadow_ratio_max), params.shadow_ratio_max, share=0.0)
     todo = np.nonzero((L == 0) & (edge > 0))
     first = np.arange(R) < edge[todo][:, None]
     sel = smp[todo]                                                                 # (K, R, O, 3)
