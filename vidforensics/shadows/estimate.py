@@ -477,12 +477,16 @@ def _field_dir(v: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return np.stack([v[0] - v[2] * pts[:, 0], v[1] - v[2] * pts[:, 1]], 1)
 
 
+def _field_cos(v: np.ndarray, mid: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Cosine of the angle between each line direction and the field direction (towards ``v``)
+    at its midpoint; signed: negative where the line points away from ``v``."""
+    d = _field_dir(v, mid)
+    return ((d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]) * u).sum(1)
+
+
 def _residual_deg(v: np.ndarray, mid: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Axial angle between each line direction and the field direction at its midpoint."""
-    d = _field_dir(v, mid)
-    dn = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]
-    c = np.clip(np.abs((dn * u).sum(1)), 0.0, 1.0)
-    return np.degrees(np.arccos(c))
+    return np.degrees(np.arccos(np.clip(np.abs(_field_cos(v, mid, u)), 0.0, 1.0)))
 
 
 def _canon(v: np.ndarray) -> np.ndarray:
@@ -573,9 +577,7 @@ def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams,
     """Refit on inliers, re-select, and choose finite VP vs parallel. Returns (v, inliers, finite)."""
     v = _fit_vp(g.l[inl], g.w[inl])
     for _ in range(2):
-        d = _field_dir(v, g.mid)
-        cos = ((d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]) * g.u).sum(1)
-        both = _agree(cos, g.o, params.inlier_tol_deg, oriented)
+        both = _agree(_field_cos(v, g.mid, g.u), g.o, params.inlier_tol_deg, oriented)
         new = both[int(np.argmax(both @ g.w))]
         if new.sum() < 2:
             break
@@ -952,13 +954,20 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     lit = np.maximum(l1, l2)
     ratio = c / np.maximum(lit, 1.0)
     ok = (ratio >= params.shadow_ratio_min) & (ratio <= params.ray_faint_ratio_max) & (lit >= params.min_lit_level)
+
+    def lit_rgb(at: tuple) -> np.ndarray:
+        """RGB of the brighter lit-side sample at the sample positions ``at`` (an index into (M, A, ...))."""
+        s = smp[at]
+        return np.where((l1[at] >= l2[at])[..., None], s[..., nc, :], s[..., nc + 1, :])
+
+    def chroma(rgb: np.ndarray) -> np.ndarray:
+        return rgb / np.maximum(rgb.sum(-1, keepdims=True), 1.0)
+
     # the chromaticity test only where the brightness test passed (about a fifth of the samples)
     idx = np.nonzero(ok)
     sel = smp[idx]                                                                  # (K, O, 3)
-    k = np.arange(len(sel))
-    crgb = sel[k, lum[idx][:, :nc].argmin(-1)]
-    lrgb = np.where((l1[idx] >= l2[idx])[:, None], sel[:, nc], sel[:, nc + 1])
-    diff = crgb / np.maximum(crgb.sum(-1, keepdims=True), 1.0) - lrgb / np.maximum(lrgb.sum(-1, keepdims=True), 1.0)
+    crgb = sel[np.arange(len(sel)), lum[idx][:, :nc].argmin(-1)]
+    diff = chroma(crgb) - chroma(lit_rgb(idx))
     along = diff @ _BLUE
     off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
     ok[idx] = (off <= params.chroma_tol) & (along <= params.blue_shift_max) & (along >= params.blue_shift_min)
@@ -995,9 +1004,7 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     # is a display or paint, not lit ground.
     todo = np.nonzero((L == 0) & (edge > 0))
     first = np.arange(R) < edge[todo][:, None]
-    sel = smp[todo]                                                                 # (K, R, O, 3)
-    lit_rgb = np.where((l1[todo] >= l2[todo])[..., None], sel[..., nc, :], sel[..., nc + 1, :])
-    sat = np.linalg.norm(lit_rgb / np.maximum(lit_rgb.sum(-1, keepdims=True), 1.0) - 1.0 / 3.0, axis=-1)
+    sat = np.linalg.norm(chroma(lit_rgb(todo)) - 1.0 / 3.0, axis=-1)              # (K, R)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # no sample passed: not bluer
         bluer = np.nanmedian(np.where(first, blue[todo], np.nan), -1) >= params.ray_edge_blue_min
