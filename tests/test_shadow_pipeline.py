@@ -95,6 +95,33 @@ def test_segments_showing_one_place_register(report):
     assert 1.2 < scale < 3.0
 
 
+def test_registration_prepares_only_the_views_it_tries(report):
+    """Pairs of sampled pictures are tried in time order and the first verified one ends the
+    search: the later pictures are never read back nor matched (a seek each beyond the pass's
+    memory budget)."""
+    from vidforensics.io.decode import read_frame
+    from vidforensics.shadows.checks import _Views
+    from vidforensics.shadows.register import best_registration, prepare_view
+
+    cp = load_config("shadows").shadow_compare
+    made = []
+
+    def make(segment):
+        def view(f):
+            made.append((segment, f))
+            return prepare_view(segment, f, read_frame(CLIP, f, f / 25.0), cp)
+        return view
+
+    views = {seg.index: _Views([seg.start_frame + (seg.end_frame - seg.start_frame) * k // 4 for k in (1, 2, 3)],
+                               make(seg.index)) for seg in report.segments}
+    found = best_registration(views[0], views[1], cp, lambda v: read_frame(CLIP, v.frame, v.frame / 25.0))
+    assert found is not None and found[0].agreement >= cp.min_agreement
+    a, b = found[1], found[2]
+    assert (0, a.frame) in made and (1, b.frame) in made
+    assert len(made) < 6 and len(made) == len(set(made))   # none prepared twice, not all prepared
+    assert views[0][0] is views[0][0]
+
+
 def test_cli_writes_evidence_pictures_and_tests_claims(tmp_path):
     claims = tmp_path / "claims.json"
     claims.write_text(json.dumps({"claims": [{"kind": "same_time_of_day", "segments": [0, 1]}]}))

@@ -7,7 +7,7 @@ tested for the same time of day; with claims, exactly what they ask.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from functools import lru_cache
 from itertools import combinations
@@ -54,15 +54,17 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None,
     def picture(view: View):
         return frame(view.segment, view.frame)
 
-    # each segment's sampled frames, read back by seeking (the pass keeps no pictures);
-    # a zooming or panning shot may register with another segment in one frame only
-    views: dict[int, list[View]] = {}
+    # each segment's sampled frames (a zooming or panning shot may register with another
+    # segment in one frame only), prepared when registration first asks for them: it stops at
+    # the first pair that verifies, and a picture the pass did not keep costs a seek
+    views: dict[int, _Views] = {}
     for k in sorted({i for p in pairs for i in p}):
         sh = segs[k].shadow
         if sh is None:
             continue
         frames = sorted(set(sh.frames_used) | ({sh.evidence_frame} if sh.evidence_frame is not None else set()))
-        views[k] = [prepare_view(k, f, frame(k, f), cp) for f in frames[: cp.max_views_per_segment]]
+        views[k] = _Views(frames[: cp.max_views_per_segment],
+                          lambda f, k=k: prepare_view(k, f, frame(k, f), cp))
 
     checks = []
     for i, j in pairs:
@@ -91,6 +93,23 @@ def run_checks(path: Path, report: Report, cfg, claims: Claims | None,
             checks.append(Check(name="filmed_at", segments=[k], verdict=out.pop("verdict"),
                                 summary=str(out.pop("evidence", "")), measurements=_jsonable(out)))
     return checks
+
+
+class _Views(Sequence):
+    """A segment's registration views, each prepared on first access and kept."""
+
+    def __init__(self, frames: list[int], make: Callable[[int], View]):
+        self._frames, self._make, self._done = frames, make, {}
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self))[i]]
+        if i not in self._done:
+            self._done[i] = self._make(self._frames[i])
+        return self._done[i]
 
 
 def segment_frame(path: Path, report: Report, segment: int, frame: int):

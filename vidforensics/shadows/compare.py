@@ -26,7 +26,7 @@ pictures before anything is compared.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -317,7 +317,7 @@ def _combine(change: str | None, direction: str | None) -> str:
     return direction if direction in ("consistent", "inconsistent") else "inconclusive"
 
 
-def same_time_check(i: int, j: int, si: Shadow | None, sj: Shadow | None, views: dict[int, list[View]],
+def same_time_check(i: int, j: int, si: Shadow | None, sj: Shadow | None, views: dict[int, Sequence[View]],
                     params: CompareParams, picture: Callable[[View], np.ndarray], search: bool = True
                     ) -> tuple[Check, ShadowChange | None]:
     """``same_time_of_day`` for segments ``i`` and ``j``; also the shadow change, for its evidence picture.

@@ -12,7 +12,7 @@ same treatment. See docs/shadows.md, "Same place, same time".
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -297,7 +297,7 @@ def verify_registration(reg: Registration, rgb_a: np.ndarray, rgb_b: np.ndarray,
     return Registration(H_ab / H_ab[2, 2], reg.inliers, reg.inlier_ratio, reg.rms_px, reg.model, round(agreement, 4))
 
 
-def best_registration(views_i: list[View], views_j: list[View], params: CompareParams,
+def best_registration(views_i: Sequence[View], views_j: Sequence[View], params: CompareParams,
                       picture: Callable[[View], np.ndarray], search: bool = True
                       ) -> tuple[Registration, View, View] | None:
     """The first pair of sampled pictures, one of each segment, whose best-supported
