@@ -382,3 +382,44 @@ def test_building_corners_are_no_box_shadow_sweep_edges(params):
     assert box.direction_deg is None or _err(box.direction_deg, truth["direction_deg"]) <= 10.0, box.method
     est = estimate_shadow_direction(rgb, params)
     assert est.direction_deg is None or _err(est.direction_deg, truth["direction_deg"]) <= 10.0, est.method
+
+
+def test_poles_leaning_towards_the_vertical_vanishing_point_are_casters(params):
+    """A wide lens tilted down leans poles at the picture's sides towards a vertical vanishing
+    point below it, here by 20-29 deg, beyond the 15 deg a caster may lean from the image
+    vertical. They point at the point fitted to the long near-vertical segments, so their feet
+    are found; a segment leaning as much the other way does not point at it and is no caster."""
+    from vidforensics.shadows.estimate import _caster_feet
+
+    rng = np.random.default_rng(3)
+    w, h, angle = 640, 360, 160.0
+    vvp = np.array([w / 2, h + 420.0])
+    img = _ground(rng, w, h, False)
+    shade = np.ones((h, w), np.float32)
+    a = math.radians(angle)
+    poles = []
+    for x in np.linspace(40, 600, 8):
+        foot = np.array([x + rng.uniform(-10, 10), rng.uniform(0.55, 0.9) * h])
+        up = (foot - vvp) / np.linalg.norm(foot - vvp)
+        top = foot + rng.uniform(0.25, 0.4) * h * up
+        tip = foot + 0.8 * np.linalg.norm(top - foot) * np.array([math.cos(a), math.sin(a)])
+        cv2.line(shade, tuple(np.round(foot * 16).astype(int)), tuple(np.round(tip * 16).astype(int)), 0.0, 3,
+                 cv2.LINE_AA, 4)
+        poles.append((foot, top))
+    img = img * (1.0 - 0.58 * (1.0 - shade)[..., None]) * np.where(shade[..., None] < 1, np.array([0.95, 1.0, 1.08]), 1.0)
+    for foot, top in poles:
+        cv2.line(img, tuple(np.round(foot * 16).astype(int)), tuple(np.round(top * 16).astype(int)),
+                 (70.0, 72.0, 78.0), 3, cv2.LINE_AA, 4)
+    # a dark stick leaning 25 deg the wrong way (a fallen branch, a slanted roof line)
+    cv2.line(img, (300 * 16, 140 * 16), (round((300 + 60 * math.tan(math.radians(25))) * 16), 80 * 16),
+             (60.0, 60.0, 66.0), 3, cv2.LINE_AA, 4)
+    rgb = np.clip(cv2.GaussianBlur(img, (0, 0), 0.6) + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+
+    feet, _ = _caster_feet(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), params)
+    leaning = [(f, t) for f, t in poles if math.degrees(math.atan2(abs(t[0] - f[0]), abs(t[1] - f[1]))) > 18]
+    assert len(leaning) >= 3
+    for foot, _ in leaning:
+        assert np.hypot(*(feet - foot).T).min() <= 5.0, foot
+    assert np.hypot(feet[:, 0] - 300, feet[:, 1] - 140).min() > 5.0     # the stick is no caster
+    est = estimate_shadow_direction(rgb, params)
+    assert est.direction_deg is not None and _err(est.direction_deg, angle) <= 3.0, est
