@@ -878,12 +878,14 @@ def _vertical(seg: np.ndarray, w: int, h: int, params: ShadowParams) -> np.ndarr
     15-30 deg (93 of the 335 pole feet in frame that no caster reached on 180 ray-cast scenes).
     The point is fitted by RANSAC to the long segments within ``caster_max_tilt_deg`` of the
     image vertical (``_ransac``/``_refine``, as the shadows' point); a segment is vertical when
-    it points at it within ``caster_vvp_tol_deg``. Only a point below the picture (a camera
-    tilted down, as from a rooftop) or at infinity (no tilt) is used: above the picture it may
-    be the horizon's point of ground lines running away from the camera. Without a clear point
-    (fewer than ``caster_vvp_min_segments`` agreeing, or not within ``caster_vertical_tol_deg``
-    of straight below the centre), a segment is vertical within ``caster_vertical_tol_deg`` of
-    the image vertical.
+    it points at it within ``caster_vvp_tol_deg``; segments within ``caster_vertical_tol_deg``
+    of the image vertical stay casters either way. Only a finite point below the picture (a
+    camera tilted down, as from a rooftop) is used: above the picture it may be the horizon's
+    point of ground lines running away from the camera, and a point at infinity (no tilt) says
+    nothing the image vertical does not, while in a top-down view of a grid town it was the
+    streets' parallel edges. Without such a point (or fewer than ``caster_vvp_min_segments``
+    agreeing, or not within ``caster_vertical_tol_deg`` of straight below the centre), a segment
+    is vertical within ``caster_vertical_tol_deg`` of the image vertical.
     """
     d = seg[:, 2:] - seg[:, :2]
     tilt = np.degrees(np.arctan2(np.abs(d[:, 0]), np.abs(d[:, 1])))
@@ -903,7 +905,8 @@ def _vertical(seg: np.ndarray, w: int, h: int, params: ShadowParams) -> np.ndarr
             or math.degrees(math.atan2(abs(towards[0]), abs(towards[1]))) > params.caster_vertical_tol_deg
             or not finite or towards[1] <= 0.0):
         # above: a paved grid's lines on an overcast 720p frame (seed 0's overcast08) gave four
-        # "poles" whose "shadows" were the grid's cross lines, at confidence 0.43
+        # "poles" whose "shadows" were the grid's cross lines, at confidence 0.43; at infinity:
+        # hass-demo frame 100's streets, a 142 deg wrong direction at confidence 0.29
         return plain
     mid = ((seg[:, :2] + seg[:, 2:]) / 2.0 - centre) / norm
     u = d / np.maximum(length, 1e-9)[:, None]
