@@ -3,7 +3,7 @@
 
 Usage::
 
-    python benchmarks/shadows.py [--quick] [--out bench-out/shadows.json] [--seed-offset N] [--jobs 2]
+    python benchmarks/shadows.py [--quick] [--out bench-out/shadows.json] [--seed-offset N] [--jobs 2] [--no-pbr]
 
 Renders seeded ray-cast scenes (:mod:`shadowscenes`) with exact image-plane
 shadow directions, runs ``vidforensics.shadows.estimate`` on each, and prints
@@ -170,6 +170,65 @@ def chrono_scenes(quick: bool, off: int) -> list[dict]:
     return out
 
 
+def pbr_set(quick: bool, off: int) -> list[dict]:
+    """The physically based (Mitsuba) set: sunny scenes (elevation stratified 15-70, tele and wide
+    alternating, as :func:`singles`) and overcast ones, on their own seeds (off + 1100 + i, off + 1200 + i;
+    off + 500 + i are the pairs')."""
+    n_sun, n_oc = (4, 1) if quick else (12, 3)
+    out = []
+    for i in range(n_sun):
+        seed = off + 1100 + i
+        rng = np.random.default_rng(seed)
+        el = 15 + (i + rng.random()) * 55 / n_sun
+        spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", sun_elevation_deg=float(el))
+        out.append({"name": f"pbr_sun{i:02d}", "group": "sunny", "spec": spec})
+    for i in range(n_oc):
+        seed = off + 1200 + i
+        spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", overcast=True)
+        out.append({"name": f"pbr_overcast{i:02d}", "group": "overcast", "spec": spec})
+    return out
+
+
+def _render_pbr(job: tuple) -> tuple:
+    key, spec = job
+    import pbrscenes as PB
+    stats: dict = {}
+    rgb, truth = PB.render_pbr(spec, stats=stats)
+    return key, rgb, truth, stats
+
+
+def score_rows(scenes: list[dict], results: dict[int, dict]) -> tuple[list[dict], dict]:
+    """Per-scene rows and the summary (median / p90 |error|, coverage, calibration, overcast claims),
+    scored as the singles are."""
+    rows = []
+    for i, sc in enumerate(scenes):
+        r = results[i]
+        tr, est = r["truth"], r["est"]
+        err = None if est["direction_deg"] is None else abs(S.circ_diff(est["direction_deg"], tr["direction_deg"]))
+        sig = est["uncertainty_deg"]
+        rows.append({"name": sc["name"], "group": sc["group"], "kind": sc["spec"].extra.get("kind"),
+                     "sun_el": tr["sun_elevation_deg"], "sun_az": tr["sun_azimuth_deg"], "hfov": sc["spec"].hfov_deg,
+                     "pitch": sc["spec"].cam_pitch_deg, "noise": sc["spec"].noise_sigma, "blur": sc["spec"].blur_sigma,
+                     "jpeg": sc["spec"].jpeg_quality, "truth_deg": tr["direction_deg"], "n_casters": tr["n_casters_visible"],
+                     "shadow_share": tr["ground_shadow_share"], "est": est, "err_deg": err,
+                     "z": None if err is None or not sig else err / sig, "time_s": r["time_s"],
+                     **({"render": r["render"]} if "render" in r else {})})
+    sunny = [r for r in rows if r["group"] == "sunny"]
+    over = [r for r in rows if r["group"] == "overcast"]
+    errs = np.array([r["err_deg"] for r in sunny if r["err_deg"] is not None])
+    zs = np.array([r["z"] for r in sunny if r["z"] is not None])
+    summary = {
+        "n_sunny": len(sunny), "n_overcast": len(over),
+        "median_deg": float(np.median(errs)) if len(errs) else None,
+        "p90_deg": float(np.percentile(errs, 90)) if len(errs) else None,
+        "coverage": len(errs) / len(sunny) if sunny else None,
+        "within_1s": float(np.mean(zs <= 1)) if len(zs) else None,
+        "within_2s": float(np.mean(zs <= 2)) if len(zs) else None,
+        "overcast_claims": sum(1 for r in over if r["est"]["direction_deg"] is not None and (r["est"]["confidence"] or 0) > CONF_CLAIM),
+    }
+    return rows, summary
+
+
 def _render(job: tuple) -> tuple:
     kind, key, spec, kw = job
     rgb, truth = S.render_scene(spec, **kw)
@@ -305,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="rendering processes")
     ap.add_argument("--estimator", choices=["vidforensics", "oracle"], default="vidforensics")
     ap.add_argument("--save-png", default=None, help="directory to save every rendered frame as PNG")
+    ap.add_argument("--no-pbr", action="store_true", help="skip the physically based (mitsuba) set")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     out_path = Path(args.out)
@@ -481,6 +541,35 @@ def main(argv: list[str] | None = None) -> int:
     summary["chrono_median_min"] = chrono_err
     summary["chrono_note"] = chrono_how
 
+    # ---- physically based set (mitsuba path tracer, same cameras, objects and truth as shadowscenes)
+    import importlib.util
+    pbr_rows, pbr_sum, pbr_note = [], None, None
+    if args.no_pbr:
+        pbr_note = "skipped (--no-pbr)"
+    elif importlib.util.find_spec("mitsuba") is None:
+        pbr_note = "skipped, mitsuba is not installed (pip install -e '.[pbr]')"
+    else:
+        pbr_scenes = pbr_set(args.quick, args.seed_offset)
+        pbr_res: dict[int, dict] = {}
+        t_pbr = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+            for key, rgb, truth, stats in ex.map(_render_pbr, [(i, sc["spec"]) for i, sc in enumerate(pbr_scenes)], chunksize=1):
+                if png_dir:
+                    import cv2
+                    cv2.imwrite(str(png_dir / f"pbr_{key:02d}.png"), rgb[:, :, ::-1])
+                est, dt_ = (run_estimator(fn, params, rgb, truth, rng) if (fn is not None or args.estimator == "oracle")
+                            else ({"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped",
+                                   "reason": how}, float("nan")))
+                pbr_res[key] = {"truth": truth, "est": est, "time_s": dt_, "render": stats}
+        t_pbr = time.perf_counter() - t_pbr
+        pbr_rows, pbr_sum = score_rows(pbr_scenes, pbr_res)
+        rs = [r["render"] for r in pbr_rows]
+        pbr_sum.update({"wall_s": t_pbr, "jobs": args.jobs, "spp": rs[0]["spp"], "max_depth": rs[0]["max_depth"],
+                        "renderer": rs[0]["renderer"], "render_s_median": float(np.median([x["render_s"] for x in rs])),
+                        "render_s_max": float(max(x["render_s"] for x in rs)),
+                        "scene_s_median": float(np.median([x["total_s"] for x in rs]))})
+    summary["pbr"] = pbr_sum if pbr_sum is not None else {"note": pbr_note}
+
     # ---- print
     T = TARGETS
     def line(name, val, target, ok):
@@ -542,7 +631,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      truth inside a window: {pct(chrono_inside[0])} of {chrono_inside[1]} scenes with a direction "
               f"(of {chrono_inside[2]}; Hass, random dates, sun 15-70 deg, camera known exactly)")
     print(f"      {chrono_how}")
-    print("physically-based set (mitsuba): skipped, mitsuba is not installed")
+    if pbr_sum is None:
+        print(f"physically-based set (mitsuba): {pbr_note}")
+    else:
+        B = pbr_sum
+        print(f"physically-based set ({B['renderer']}, {B['spp']} spp, max_depth {B['max_depth']}; "
+              f"{B['n_sunny']} sunny, {B['n_overcast']} overcast; same cameras, objects and truth as the ray-cast set)")
+        line("median |error|", fmt(B["median_deg"], 2, " deg"), "<= 2 deg", None if B["median_deg"] is None else B["median_deg"] <= T["median_deg"])
+        line("p90 |error|", fmt(B["p90_deg"], 2, " deg"), "<= 6 deg", None if B["p90_deg"] is None else B["p90_deg"] <= T["p90_deg"])
+        line("coverage (sunny scenes with a direction)", pct(B["coverage"]), ">= 90%", None if B["coverage"] is None else B["coverage"] >= T["coverage"])
+        line("truth within 1 sigma", pct(B["within_1s"]), "68 +- 5%", None if B["within_1s"] is None else abs(B["within_1s"] - 0.68) <= 0.05)
+        line("truth within 2 sigma", pct(B["within_2s"]), "95 +- 3%", None if B["within_2s"] is None else abs(B["within_2s"] - 0.95) <= 0.03)
+        line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{B['overcast_claims']}/{B['n_overcast']}", "0",
+             B["overcast_claims"] == 0 if not skipped else None)
+        line("render time per scene (median / max)", f"{B['render_s_median']:.1f} / {B['render_s_max']:.1f} s", "(info)", None)
+        print(f"      with build + truth {B['scene_s_median']:.1f} s per scene (median); the set took {B['wall_s']:.0f} s "
+              f"on {B['jobs']} processes; per scene: "
+              + "; ".join(f"{r['name']} {r['kind']} el{r['sun_el']:.0f} "
+                          + ("no direction" if r["err_deg"] is None else f"err {r['err_deg']:.1f} (+-{fmt(r['est']['uncertainty_deg'])})")
+                          + ("" if r["group"] == "sunny" else f" conf {r['est']['confidence'] or 0:.2f}")
+                          for r in pbr_rows))
     worst = sorted([r for r in sunny if r["err_deg"] is not None], key=lambda r: -r["err_deg"])[:8]
     if worst:
         print("worst sunny scenes: " + "; ".join(f"{r['name']} {r['kind']} el{r['sun_el']:.0f} err {r['err_deg']:.1f} "
@@ -569,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
            "targets": TARGETS, "summary": summary, "singles": rows, "pairs": pair_rows,
            "clip": {"rows": clip_rows, "combined": comb, "truth_direction_deg": clip_truth["direction_deg"],
                     "max_deviation_deg": clip_truth["max_deviation_deg"], "spec": asdict(cspec)},
-           "chrono": chrono_rows,
+           "chrono": chrono_rows, "pbr": pbr_rows,
            "truth": {f"{k[0]}_{k[1]:02d}": {kk: vv for kk, vv in v["truth"].items() if kk != "objects"} for k, v in results.items()}}
     out_path.write_text(json.dumps(out, indent=1, default=jsonable))
     print(f"wrote {out_path}")
