@@ -101,21 +101,26 @@ def est_dict(est: Any) -> dict:
 
 
 # ----------------------------------------------------------------------------- scene sets
-def singles(quick: bool, off: int) -> list[dict]:
-    """Sunny singles (elevation stratified 15-70, azimuth all round, tele and wide) and overcast ones."""
-    n_sun, n_oc = (12, 3) if quick else (60, 10)
+def scene_set(n_sun: int, n_oc: int, sun_seed: int, oc_seed: int, prefix: str = "") -> list[dict]:
+    """Sunny scenes (elevation stratified 15-70, azimuth all round, tele and wide alternating) on
+    seeds ``sun_seed + i`` and overcast ones on ``oc_seed + i``."""
     out = []
     for i in range(n_sun):
-        seed = off + 100 + i
+        seed = sun_seed + i
         rng = np.random.default_rng(seed)
         el = 15 + (i + rng.random()) * 55 / n_sun
         spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", sun_elevation_deg=float(el))
-        out.append({"name": f"sun{i:02d}", "group": "sunny", "spec": spec})
+        out.append({"name": f"{prefix}sun{i:02d}", "group": "sunny", "spec": spec})
     for i in range(n_oc):
-        seed = off + 300 + i
+        seed = oc_seed + i
         spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", overcast=True)
-        out.append({"name": f"overcast{i:02d}", "group": "overcast", "spec": spec})
+        out.append({"name": f"{prefix}overcast{i:02d}", "group": "overcast", "spec": spec})
     return out
+
+
+def singles(quick: bool, off: int) -> list[dict]:
+    """The ray-cast singles: 60 sunny and 10 overcast scenes (quick: 12 and 3)."""
+    return scene_set(*((12, 3) if quick else (60, 10)), off + 100, off + 300)
 
 
 def pairs(quick: bool, off: int) -> list[dict]:
@@ -171,22 +176,9 @@ def chrono_scenes(quick: bool, off: int) -> list[dict]:
 
 
 def pbr_set(quick: bool, off: int) -> list[dict]:
-    """The physically based (Mitsuba) set: sunny scenes (elevation stratified 15-70, tele and wide
-    alternating, as :func:`singles`) and overcast ones, on their own seeds (off + 1100 + i, off + 1200 + i;
-    off + 500 + i are the pairs')."""
-    n_sun, n_oc = (4, 1) if quick else (12, 3)
-    out = []
-    for i in range(n_sun):
-        seed = off + 1100 + i
-        rng = np.random.default_rng(seed)
-        el = 15 + (i + rng.random()) * 55 / n_sun
-        spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", sun_elevation_deg=float(el))
-        out.append({"name": f"pbr_sun{i:02d}", "group": "sunny", "spec": spec})
-    for i in range(n_oc):
-        seed = off + 1200 + i
-        spec = S.random_spec(seed, kind="tele" if i % 2 else "wide", overcast=True)
-        out.append({"name": f"pbr_overcast{i:02d}", "group": "overcast", "spec": spec})
-    return out
+    """The physically based (Mitsuba) set, drawn as the singles on its own seeds (off + 1100 + i,
+    off + 1200 + i; off + 500 + i are the pairs'): 12 sunny and 3 overcast (quick: 4 and 1)."""
+    return scene_set(*((4, 1) if quick else (12, 3)), off + 1100, off + 1200, prefix="pbr_")
 
 
 def _render_pbr(job: tuple) -> tuple:
@@ -405,31 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     t_render = time.perf_counter() - t_render
 
     # ---- singles
-    rows = []
-    for i, sc in enumerate(scenes):
-        r = results[("single", i)]
-        tr, est = r["truth"], r["est"]
-        err = None if est["direction_deg"] is None else abs(S.circ_diff(est["direction_deg"], tr["direction_deg"]))
-        sig = est["uncertainty_deg"]
-        rows.append({"name": sc["name"], "group": sc["group"], "kind": sc["spec"].extra.get("kind"),
-                     "sun_el": tr["sun_elevation_deg"], "sun_az": tr["sun_azimuth_deg"], "hfov": sc["spec"].hfov_deg,
-                     "pitch": sc["spec"].cam_pitch_deg, "noise": sc["spec"].noise_sigma, "blur": sc["spec"].blur_sigma,
-                     "jpeg": sc["spec"].jpeg_quality, "truth_deg": tr["direction_deg"], "n_casters": tr["n_casters_visible"],
-                     "shadow_share": tr["ground_shadow_share"], "est": est, "err_deg": err,
-                     "z": None if err is None or not sig else err / sig, "time_s": r["time_s"]})
+    rows, summary = score_rows(scenes, {i: results[("single", i)] for i in range(len(scenes))})
     sunny = [r for r in rows if r["group"] == "sunny"]
     over = [r for r in rows if r["group"] == "overcast"]
-    errs = np.array([r["err_deg"] for r in sunny if r["err_deg"] is not None])
-    zs = np.array([r["z"] for r in sunny if r["z"] is not None])
-    summary: dict[str, Any] = {
-        "n_sunny": len(sunny), "n_overcast": len(over),
-        "median_deg": float(np.median(errs)) if len(errs) else None,
-        "p90_deg": float(np.percentile(errs, 90)) if len(errs) else None,
-        "coverage": len(errs) / len(sunny) if sunny else None,
-        "within_1s": float(np.mean(zs <= 1)) if len(zs) else None,
-        "within_2s": float(np.mean(zs <= 2)) if len(zs) else None,
-        "overcast_claims": sum(1 for r in over if r["est"]["direction_deg"] is not None and (r["est"]["confidence"] or 0) > CONF_CLAIM),
-    }
     by = {}
     for label, sel in [("tele", lambda r: r["kind"] == "tele"), ("wide", lambda r: r["kind"] == "wide"),
                        ("sun el 15-30", lambda r: r["sun_el"] < 30), ("sun el 30-50", lambda r: 30 <= r["sun_el"] < 50),
