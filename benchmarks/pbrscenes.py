@@ -189,10 +189,7 @@ def render_pbr_linear(spec: S.SceneSpec, cam: S.Camera, scene, spp: int = DEFAUL
         out = np.array(mi.render(sc, seed=int(spec.seed) & 0x7FFFFFFF), dtype=np.float32)
     col, depth = out[:, :, :3], out[:, :, -1]
     sky = depth <= 0
-    t = np.where(sky, np.inf, depth)
-    haze = np.float32([0.70, 0.76, 0.86]) if not spec.overcast else np.float32([0.78, 0.8, 0.83])
-    fog = (1 - np.exp(-1.5 * t / spec.visibility_m)).astype(np.float32)[:, :, None]
-    col = col * (1 - fog) + haze[None, None] * (fog * 1.2)
+    col = S.hazed(col, np.where(sky, np.inf, depth), spec)
     return np.nan_to_num(col).astype(np.float32), depth
 
 

@@ -572,6 +572,14 @@ def _plane_t(mesh_n, mesh_v0, tri, O, d):
     return np.einsum("ij,ij->i", nh, mesh_v0[tri] - O) / np.einsum("ij,ij->i", nh, d)
 
 
+def hazed(col: np.ndarray, dist: np.ndarray, spec: SceneSpec) -> np.ndarray:
+    """Linear colours ``col`` (..., 3) seen through aerial haze over distances ``dist`` (...,) in metres
+    (extinction 1.5 / visibility; inf: the haze colour itself)."""
+    haze = np.float32([0.70, 0.76, 0.86]) if not spec.overcast else np.float32([0.78, 0.8, 0.83])
+    fog = (1 - np.exp(-1.5 * dist / spec.visibility_m)).astype(np.float32)[..., None]
+    return col * (1 - fog) + haze * (fog * 1.2)
+
+
 def render_linear(spec: SceneSpec, cam: Camera, scene: _Scene | None = None,
                   width: int | None = None, height: int | None = None) -> tuple[np.ndarray, dict]:
     """Render linear RGB (float32, H x W x 3) and per-pixel facts (shadow mask, object ids, sky).
@@ -702,10 +710,7 @@ def render_linear(spec: SceneSpec, cam: Camera, scene: _Scene | None = None,
         cosg = np.clip(d[sk] @ L0, -1, 1)
         base = base + np.float32([1.0, 0.9, 0.7])[None] * (0.35 * np.maximum(cosg, 0) ** 32)[:, None]
     col[sk] = base * 1.25
-    # aerial haze (extinction 1.5 / visibility)
-    haze = np.float32([0.70, 0.76, 0.86]) if not spec.overcast else np.float32([0.78, 0.8, 0.83])
-    fog = (1 - np.exp(-1.5 * ts / spec.visibility_m)).astype(f32)[:, None]
-    col[si] = col[si] * (1 - fog) + haze[None] * (fog * 1.2)
+    col[si] = hazed(col[si], ts, spec)
     col = col.reshape(H, W, ss * ss, 3).mean(axis=2)
     shadowed = np.zeros(N, bool)
     if not spec.overcast:
