@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import trimesh
 
 import shadowscenes as S
 
@@ -67,19 +68,9 @@ def _mi():
 
 
 def _write_ply(path: Path, V: np.ndarray, F: np.ndarray, uv: np.ndarray | None = None) -> None:
-    """A binary little-endian PLY (float32 positions, optional u/v, int32 triangles)."""
-    props = ["x", "y", "z"] + (["u", "v"] if uv is not None else [])
-    head = ["ply", "format binary_little_endian 1.0", f"element vertex {len(V)}"]
-    head += [f"property float {p}" for p in props]
-    head += [f"element face {len(F)}", "property list uchar int vertex_indices", "end_header"]
-    vert = np.hstack([V, uv]) if uv is not None else V
-    face = np.zeros(len(F), dtype=[("n", "u1"), ("i", "<i4", (3,))])
-    face["n"] = 3
-    face["i"] = F
-    with open(path, "wb") as fh:
-        fh.write(("\n".join(head) + "\n").encode())
-        fh.write(np.ascontiguousarray(vert, "<f4").tobytes())
-        fh.write(face.tobytes())
+    """A mesh (and its texture coordinates) as PLY, written by trimesh, for Mitsuba's ``ply`` shape."""
+    visual = trimesh.visual.TextureVisuals(uv=uv) if uv is not None else None
+    trimesh.Trimesh(V, F, visual=visual, process=False).export(path, file_type="ply")
 
 
 def _ground_points(cam: S.Camera, u: np.ndarray, v: np.ndarray, dmax: float) -> np.ndarray:
