@@ -42,6 +42,7 @@ TARGETS = {
     "stage_vs_decode": 0.3, "chrono_median_min": 10.0,
 }
 CONF_CLAIM = 0.3
+SEGMENT_SHAKE_PX = 2.0   # hand-held shake of the segment set's shots (as the stage benchmark's clips)
 LOCATION = {"name": "Hass, Idlib", "lat": 35.6167, "lon": 36.6000}   # the seed case
 
 
@@ -93,6 +94,21 @@ def run_estimator(fn, params, rgb: np.ndarray, truth: dict, rng: np.random.Gener
     est = fn(rgb, params)
     dt = time.perf_counter() - t0
     return est_dict(est), dt
+
+
+def segment_estimate(fn, combine, params, frames: list[np.ndarray], truth: dict, rng: np.random.Generator) -> dict:
+    """A shot's direction as the stage gives it: each sampled frame estimated, then ``combine``
+    (the oracle: its one draw on the first frame). Truth: the unshaken camera's direction."""
+    t0 = time.perf_counter()
+    if fn is None or combine is None:
+        est, _ = run_estimator(fn, params, frames[0], truth, rng)
+        per = [est]
+    else:
+        raw = [fn(f, params) for f in frames]
+        per = [est_dict(e) for e in raw]
+        est = est_dict(combine(raw, params))
+    return {"truth": truth, "est": est, "time_s": time.perf_counter() - t0, "per_frame": per,
+            "frames_with_direction": sum(e["direction_deg"] is not None for e in per)}
 
 
 def est_dict(est: Any) -> dict:
@@ -223,8 +239,24 @@ def score_rows(scenes: list[dict], results: dict[int, dict]) -> tuple[list[dict]
 
 def _render(job: tuple) -> tuple:
     kind, key, spec, kw = job
+    if kind == "segment":   # the stage's samples of one hand-held shot: a list of frames
+        frames, truth = S.clip_frames(spec, kw["frame_indices"][-1] + 1, SEGMENT_SHAKE_PX, frame_indices=kw["frame_indices"])
+        return kind, key, frames, truth
     rgb, truth = S.render_scene(spec, **kw)
     return kind, key, rgb, truth
+
+
+def stage_sample_frames(fps: float = 25.0) -> list[int]:
+    """The frames the shadow stage samples in one still shot (``[shadow_sampling]`` of the default
+    pipeline): after ``settle_frames`` calm frames, then ``every_s`` later, each gap ``interval_growth``
+    times the previous, ``max_per_view`` in all (0.08, 2.08, 6.08 s at 25 fps)."""
+    from vidforensics import load_config
+    s = load_config("default").shadow_sampling
+    out, t, gap = [], (s.settle_frames - 1) / fps, s.every_s
+    for _ in range(s.max_per_view):
+        out.append(int(round(t * fps)))
+        t, gap = t + gap, gap * s.interval_growth
+    return out
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -377,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append(("pair_a", i, p["a"], {}))
         jobs.append(("pair_b", i, p["b"], {"content_from": p["a"], "noise_seed": p["a"].seed + 55}))
     jobs += [("chrono", i, sc["spec"], {}) for i, sc in enumerate(chs)]
+    # the same scenes as the singles, as the stage sees a shot: its sampled frames, combined
+    seg_frames = stage_sample_frames()
+    jobs += [("segment", i, sc["spec"], {"frame_indices": seg_frames}) for i, sc in enumerate(scenes)]
 
     results: dict[tuple, dict] = {}
     t_render = time.perf_counter()
@@ -385,12 +420,17 @@ def main(argv: list[str] | None = None) -> int:
         png_dir.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         for kind, key, rgb, truth in ex.map(_render, jobs, chunksize=1):
+            runs = fn is not None or args.estimator == "oracle"
+            not_run = {"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped", "reason": how}
+            if kind == "segment":
+                results[(kind, key)] = (segment_estimate(fn, combine, params, rgb, truth, rng) if runs else
+                                        {"truth": truth, "est": not_run, "time_s": float("nan"), "per_frame": [],
+                                         "frames_with_direction": 0})
+                continue
             if png_dir:
                 import cv2
                 cv2.imwrite(str(png_dir / f"{kind}_{key:02d}.png"), rgb[:, :, ::-1])
-            est, dt_ = (run_estimator(fn, params, rgb, truth, rng) if (fn is not None or args.estimator == "oracle")
-                        else ({"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped",
-                               "reason": how}, float("nan")))
+            est, dt_ = run_estimator(fn, params, rgb, truth, rng) if runs else (not_run, float("nan"))
             results[(kind, key)] = {"truth": truth, "est": est, "time_s": dt_}
             if kind.startswith("pair"):
                 results[(kind, key)]["rgb"] = rgb
@@ -409,6 +449,17 @@ def main(argv: list[str] | None = None) -> int:
         by[label] = {"n": len(sub), "coverage": len(e) / len(sub) if sub else None,
                      "median_deg": float(np.median(e)) if e else None, "p90_deg": float(np.percentile(e, 90)) if e else None}
     summary["by"] = by
+
+    # ---- segments: the singles' scenes as the stage sees a hand-held shot (its sampled frames, combined)
+    seg_rows, seg_sum = score_rows(scenes, {i: results[("segment", i)] for i in range(len(scenes))})
+    for r, i in zip(seg_rows, range(len(scenes))):
+        r["frames_with_direction"] = results[("segment", i)]["frames_with_direction"]
+        r["per_frame"] = results[("segment", i)]["per_frame"]
+    seg_sum["frames"] = seg_frames
+    seg_sum["shake_px"] = SEGMENT_SHAKE_PX
+    seg_sum["sunny_by_frames_with_direction"] = np.bincount(
+        [r["frames_with_direction"] for r in seg_rows if r["group"] == "sunny"], minlength=len(seg_frames) + 1).tolist()
+    summary["segments"] = seg_sum
 
     # ---- clip: decode-only speed, and the estimator on decoded (shaken, compressed) frames
     clip_dir = out_path.parent / "shadow-clips"
@@ -560,6 +611,17 @@ def main(argv: list[str] | None = None) -> int:
     line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{s['overcast_claims']}/{len(over)}", "0", s["overcast_claims"] == 0 if not skipped else None)
     print("  by subset:  " + "  ".join(f"{k}: n={v['n']} cov={pct(v['coverage'])} med={fmt(v['median_deg'])} p90={fmt(v['p90_deg'])}"
                                        for k, v in by.items()))
+    G = s["segments"]
+    print(f"segments (the same scenes as a hand-held shot, {G['shake_px']:.0f} px shake: frames {G['frames']} estimated and "
+          f"combined as the shadow stage does)")
+    line("median |error|", fmt(G["median_deg"], 2, " deg"), "<= 2 deg", None if G["median_deg"] is None else G["median_deg"] <= T["median_deg"])
+    line("p90 |error|", fmt(G["p90_deg"], 2, " deg"), "<= 6 deg", None if G["p90_deg"] is None else G["p90_deg"] <= T["p90_deg"])
+    line("coverage (sunny scenes with a direction)", pct(G["coverage"]), ">= 90%", None if G["coverage"] is None else G["coverage"] >= T["coverage"])
+    line("truth within 1 sigma", pct(G["within_1s"]), "68 +- 5%", None if G["within_1s"] is None else abs(G["within_1s"] - 0.68) <= 0.05)
+    line("truth within 2 sigma", pct(G["within_2s"]), "95 +- 3%", None if G["within_2s"] is None else abs(G["within_2s"] - 0.95) <= 0.03)
+    line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{G['overcast_claims']}/{G['n_overcast']}", "0",
+         G["overcast_claims"] == 0 if not skipped else None)
+    print(f"      sunny scenes by frames with a direction (0..{len(G['frames'])}): {G['sunny_by_frames_with_direction']}")
     print("speed")
     line("decode-only (PyAV, 640x480 H.264)", fmt(s["decode_ms_per_frame"], 2, " ms/f"), "", None)
     line("estimator, per frame", fmt(s["estimator_ms_per_frame"], 1, " ms/f"), "", None)
@@ -644,7 +706,7 @@ def main(argv: list[str] | None = None) -> int:
         return str(o)
     out = {"tool": {"vidforensics": __version__, "platform": platform.platform(), "estimator": how,
                     "quick": args.quick, "seed_offset": args.seed_offset},
-           "targets": TARGETS, "summary": summary, "singles": rows, "pairs": pair_rows,
+           "targets": TARGETS, "summary": summary, "singles": rows, "segments": seg_rows, "pairs": pair_rows,
            "clip": {"rows": clip_rows, "combined": comb, "truth_direction_deg": clip_truth["direction_deg"],
                     "max_deviation_deg": clip_truth["max_deviation_deg"], "spec": asdict(cspec)},
            "chrono": chrono_rows, "pbr": pbr_rows,

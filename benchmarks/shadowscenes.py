@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -821,7 +821,8 @@ def shake_rotations(n_frames: int, shake_px: float, f: float, width: int, seed: 
 
 
 def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from: SceneSpec | None = None,
-                noise_seed: int | None = None) -> tuple[list[np.ndarray], dict[str, Any]]:
+                noise_seed: int | None = None,
+                frame_indices: Sequence[int] | None = None) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Frames of a hand-held shot of the scene and their exact per-frame truth.
 
     The scene is rendered once on a canvas widened by a margin, and every frame
@@ -829,6 +830,8 @@ def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from
     its centre changes the picture by exactly that homography), so each
     frame's truth is recomputed exactly from its rotated camera. Blur, noise
     (fresh per frame) and the spec's degradations are applied per frame.
+    ``frame_indices`` keeps only those frames of the ``n_frames`` long shake (a
+    stage's sparse samples of one shot) without warping the frames between.
 
     Returns
     -------
@@ -837,12 +840,14 @@ def clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from
         ``direction_deg``, ``vanishing_point``, ``vp_in_front``) and
         ``max_deviation_deg`` (largest per-frame departure from the unshaken direction).
     """
-    frames, truth = iter_clip_frames(spec, n_frames, shake_px, content_from=content_from, noise_seed=noise_seed)
+    frames, truth = iter_clip_frames(spec, n_frames, shake_px, content_from=content_from, noise_seed=noise_seed,
+                                     frame_indices=frame_indices)
     return list(frames), truth
 
 
 def iter_clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content_from: SceneSpec | None = None,
-                     noise_seed: int | None = None) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
+                     noise_seed: int | None = None,
+                     frame_indices: Sequence[int] | None = None) -> tuple[Iterator[np.ndarray], dict[str, Any]]:
     """:func:`clip_frames` with the frames made one at a time (long HD clips in flat memory)."""
     W, H = spec.width, spec.height
     margin = int(math.ceil(4 * shake_px)) + 8
@@ -853,6 +858,8 @@ def iter_clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content
     base = tonemap(lin, spec.tone_key, spec.tone_gamma)
     truth0 = _scene_truth(spec, cam0, scene, {k: v[margin:-margin, margin:-margin] for k, v in facts.items()})
     Rs = shake_rotations(n_frames, shake_px, cam0.f, W, spec.seed)
+    if frame_indices is not None:
+        Rs = [Rs[i] for i in frame_indices]
     Kb_inv = np.linalg.inv(cam_m.K())
     per = []
     for R in Rs:
@@ -862,7 +869,8 @@ def iter_clip_frames(spec: SceneSpec, n_frames: int, shake_px: float, *, content
                     "vanishing_point": vp, "vp_in_front": ahead})
     dev = [abs(circ_diff(p["direction_deg"], truth0["direction_deg"])) for p in per]
     truth = {**truth0, "frames": per, "max_deviation_deg": float(max(dev) if dev else 0.0),
-             "n_frames": n_frames, "shake_px": shake_px}
+             "n_frames": n_frames, "shake_px": shake_px,
+             "frame_indices": list(frame_indices) if frame_indices is not None else None}
 
     def frames() -> Iterator[np.ndarray]:
         rng = np.random.default_rng(spec.seed + 99 if noise_seed is None else noise_seed)

@@ -49,6 +49,16 @@ def test_a_still_shot_is_sampled_at_growing_gaps(tmp_path, cfg):
     shadow = col.summarize(0, 20 * FPS)    # waits for the worker thread
     assert shadow.direction_deg is None and shadow.reason   # noise has no cast shadows
     assert all(x.estimate is not None for x in col._samples)
+    # the shadow benchmark's segment set estimates these very frames of its hand-held shots
+    assert _benchmark().stage_sample_frames(FPS) == frames
+
+
+def _benchmark():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import shadows
+    return shadows
 
 
 def test_a_pan_is_sampled_every_few_seconds(tmp_path, cfg):
