@@ -73,7 +73,8 @@ class ShadowParams(BaseModel):
     oriented_bonus: float             # extra RANSAC weight of oriented (caster-paired) lines
     vp_min_gain: float                # finite VP must cut the angular RSS by this share vs parallel
     vp_min_lines: int                 # and be supported by at least this many lines
-    horizon_roll_max_deg: float       # without sky in the picture, a finite shadow point must lie above it (this roll allowed)
+    horizon_roll_max_deg: float       # without sky in the picture, a finite shadow point must lie above it (this roll allowed) ...
+    horizon_margin_frac: float        # ... or at most this share of the picture's height below its top edge
     sky_width: int                    # the sky test's picture width (px)
     sky_max_texture: float            # sky: |Laplacian| (blurred, levels) at most this ...
     sky_min_share: float              # ... over a region touching the top edge of at least this share of the picture
@@ -1257,7 +1258,9 @@ def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False, sky
     norm = max(centre) + 1.0
     g = _geometry(lines, norm, params)
     rng = np.random.default_rng(params.seed)
-    above = None if sky else (-(centre[1] + 0.5) / norm, (centre[0] + 0.5) / norm)
+    # a sliver of sky the test misses (1-2 % of the picture) puts the horizon just inside the top
+    top = -(centre[1] + 0.5) + params.horizon_margin_frac * 2.0 * (centre[1] + 0.5)
+    above = None if sky else (top / norm, (centre[0] + 0.5) / norm)
     v, inl, finite = _refine(g, _ransac(g, params, rng, oriented), params, oriented, above)
     sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
     return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
