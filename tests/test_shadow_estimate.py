@@ -458,3 +458,14 @@ def test_a_vanishing_point_inside_a_picture_without_sky_is_not_used(params):
     est = estimate_shadow_direction(rgb, params)
     assert est.direction_deg is not None and _err(est.direction_deg, truth["direction_deg"]) <= 8.0, est
     assert est.vanishing_point is None or est.vanishing_point[1] < 0
+
+
+def test_the_sigma_floor_is_a_pixel_error_across_the_rays(params):
+    """Rays twice as long (the same scene at twice the resolution) halve the floor: the same
+    pixel error is half the angle. More rays lower the small-sample part only."""
+    from vidforensics.shadows.estimate import _floor_sigma
+
+    short, long_ = _floor_sigma(40.0, 4, params), _floor_sigma(80.0, 4, params)
+    assert long_ == pytest.approx(short / 2, rel=0.01)
+    many = _floor_sigma(40.0, 100, params)
+    assert many < short and many >= math.degrees(math.atan2(params.sigma_floor_px, 40.0)) - 1e-9
