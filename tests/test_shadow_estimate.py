@@ -469,3 +469,19 @@ def test_the_sigma_floor_is_a_pixel_error_across_the_rays(params):
     assert long_ == pytest.approx(short / 2, rel=0.01)
     many = _floor_sigma(40.0, 100, params)
     assert many < short and many >= math.degrees(math.atan2(params.sigma_floor_px, 40.0)) - 1e-9
+
+
+def test_a_vanishing_point_fitted_on_a_row():
+    """The nearest point the horizon bound allows: lines through (0.7, -0.9) give that point
+    when fitted on the row y = -0.9; rows of the picture (horizontal lines) give the row's
+    point at infinity."""
+    from vidforensics.shadows.estimate import _fit_vp_on_row
+
+    p = np.array([[0.1, 0.5], [-0.6, 0.2], [0.4, 0.8], [0.9, 0.3]])
+    vp = np.array([0.7, -0.9])
+    lines = np.cross(np.c_[p, np.ones(len(p))], np.r_[vp, 1.0])
+    v = _fit_vp_on_row(lines, np.ones(len(p)), -0.9)
+    assert v[:2] / v[2] == pytest.approx(vp, abs=1e-9)
+    rows = np.cross(np.c_[p, np.ones(len(p))], np.c_[p + [1.0, 0.0], np.ones(len(p))])
+    v = _fit_vp_on_row(rows, np.ones(len(p)), -0.9)
+    assert abs(v[2]) < 1e-9 and abs(v[1]) < 1e-9

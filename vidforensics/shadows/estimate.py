@@ -511,6 +511,16 @@ def _fit_vp(l: np.ndarray, w: np.ndarray) -> np.ndarray:
     return _canon(vt[-1])
 
 
+def _fit_vp_on_row(l: np.ndarray, w: np.ndarray, y: float) -> np.ndarray:
+    """Weighted least squares point on many lines, constrained to the row ``y`` (or its point
+    at infinity): the smallest eigenvector of the 2x2 problem in ``s (0, y, 1) + t (1, 0, 0)``."""
+    a, b = np.array([0.0, y, 1.0]), np.array([1.0, 0.0, 0.0])
+    la, lb = l @ a, l @ b
+    m = np.array([[np.sum(w * la * la), np.sum(w * la * lb)], [np.sum(w * la * lb), np.sum(w * lb * lb)]])
+    s, t = np.linalg.eigh(m)[1][:, 0]
+    return _canon(s * a + t * b)
+
+
 def _fit_parallel(u: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted axial mean direction as a point at infinity (doubled-angle average)."""
     a = np.arctan2(u[:, 1], u[:, 0])
@@ -525,6 +535,7 @@ class _Geom:
     l: np.ndarray        # (N, 3) homogeneous lines
     w: np.ndarray        # (N,) RANSAC weights
     o: np.ndarray        # (N,) +1: u runs base -> tip, -1: tip -> base, 0: not oriented
+    above: tuple[float, float] | None = None   # the point must lie above the picture (see _above_picture)
 
 
 def _geometry(lines: _Lines, norm: float, params: ShadowParams) -> _Geom:
@@ -582,12 +593,12 @@ def _ransac(g: _Geom, params: ShadowParams, rng: np.random.Generator, oriented: 
     return inliers[int(np.argmax(inliers @ g.w))]
 
 
-def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams, oriented: bool = False,
-            above: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams,
+            oriented: bool = False) -> tuple[np.ndarray, np.ndarray, bool]:
     """Refit on inliers, re-select, and choose finite VP vs parallel. Returns (v, inliers, finite).
 
-    ``above``: the picture's top edge and half width in the fit's coordinates, when the point
-    must lie above the picture (:func:`_above_picture`); a finite point below that is not used.
+    With ``g.above`` (the point must lie above the picture, :func:`_above_picture`) a finite
+    point below that is not used.
     """
     v = _fit_vp(g.l[inl], g.w[inl])
     for _ in range(2):
@@ -601,7 +612,7 @@ def _refine(g: _Geom, inl: np.ndarray, params: ShadowParams, oriented: bool = Fa
     rss_vp = (g.w[inl] * _residual_deg(v, g.mid[inl], g.u[inl]) ** 2).sum()
     rss_par = (g.w[inl] * _residual_deg(par, g.mid[inl], g.u[inl]) ** 2).sum()
     finite = inl.sum() >= params.vp_min_lines and rss_vp < (1.0 - params.vp_min_gain) * rss_par
-    if finite and above is not None and not _above_picture(v, above, params.horizon_roll_max_deg):
+    if finite and g.above is not None and not _above_picture(v, g.above, params.horizon_roll_max_deg):
         finite = False
     return (v if finite else par), inl, finite
 
@@ -1262,8 +1273,8 @@ def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False, sky
     rng = np.random.default_rng(params.seed)
     # a sliver of sky the test misses (1-2 % of the picture) puts the horizon just inside the top
     top = -(centre[1] + 0.5) + params.horizon_margin_frac * 2.0 * (centre[1] + 0.5)
-    above = None if sky else (top / norm, (centre[0] + 0.5) / norm)
-    v, inl, finite = _refine(g, _ransac(g, params, rng, oriented), params, oriented, above)
+    g.above = None if sky else (top / norm, (centre[0] + 0.5) / norm)
+    v, inl, finite = _refine(g, _ransac(g, params, rng, oriented), params, oriented)
     sign, margin, n_or = _orientation_vote(v, lines, inl, norm)
     return norm, g, rng, v, inl, finite, sign, margin, n_or, int(inl.sum())
 
@@ -1331,7 +1342,11 @@ def _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre,
         # Parallel shadows are an assumption: lines far from the centre with a near vanishing
         # point bend towards it, and too few lines cannot tell. The centre direction the
         # finite point would give bounds what the assumption may cost.
-        alt = _centre_direction(_fit_vp(g.l[inl], g.w[inl]), 1.0)
+        near = _fit_vp(g.l[inl], g.w[inl])
+        if g.above is not None and not _above_picture(near, g.above, params.horizon_roll_max_deg):
+            # a point the horizon bound rules out is no alternative: the nearest one it allows is
+            near = _fit_vp_on_row(g.l[inl], g.w[inl], g.above[0])
+        alt = _centre_direction(near, 1.0)
         model = params.sigma_model_share * abs((alt - deg + 90.0) % 180.0 - 90.0)
     length = float(np.median(np.hypot(*(lines.q[inl] - lines.p[inl]).T)))
     sigma = math.sqrt(boot ** 2 + _floor_sigma(length, n_in, params) ** 2 + model ** 2)
