@@ -597,30 +597,29 @@ def main(argv: list[str] | None = None) -> int:
         mark = "" if ok is None else ("ok" if ok else "MISS")
         print(f"  {name:<46} {val:>12}   target {target:<12} {mark}")
     s = summary
+
+    def accuracy(a: dict) -> None:
+        """The accuracy lines of one scored set (``score_rows``' summary)."""
+        line("median |error|", fmt(a["median_deg"], 2, " deg"), "<= 2 deg", None if a["median_deg"] is None else a["median_deg"] <= T["median_deg"])
+        line("p90 |error|", fmt(a["p90_deg"], 2, " deg"), "<= 6 deg", None if a["p90_deg"] is None else a["p90_deg"] <= T["p90_deg"])
+        line("coverage (sunny scenes with a direction)", pct(a["coverage"]), ">= 90%", None if a["coverage"] is None else a["coverage"] >= T["coverage"])
+        line("truth within 1 sigma", pct(a["within_1s"]), "68 +- 5%", None if a["within_1s"] is None else abs(a["within_1s"] - 0.68) <= 0.05)
+        line("truth within 2 sigma", pct(a["within_2s"]), "95 +- 3%", None if a["within_2s"] is None else abs(a["within_2s"] - 0.95) <= 0.03)
+        line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{a['overcast_claims']}/{a['n_overcast']}", "0",
+             a["overcast_claims"] == 0 if not skipped else None)
     print(f"\nshadow benchmark  vidforensics {__version__}  seed-offset {args.seed_offset}  "
           f"{'quick' if args.quick else 'full'}  ({len(sunny)} sunny, {len(over)} overcast, {len(prs)} pairs; "
           f"rendering+estimation {t_render:.0f} s)")
     if skipped:
         print(f"  ESTIMATOR SKIPPED: {how}")
     print("single frames (exact truth at the image centre)")
-    line("median |error|", fmt(s["median_deg"], 2, " deg"), "<= 2 deg", None if s["median_deg"] is None else s["median_deg"] <= T["median_deg"])
-    line("p90 |error|", fmt(s["p90_deg"], 2, " deg"), "<= 6 deg", None if s["p90_deg"] is None else s["p90_deg"] <= T["p90_deg"])
-    line("coverage (sunny scenes with a direction)", pct(s["coverage"]), ">= 90%", None if s["coverage"] is None else s["coverage"] >= T["coverage"])
-    line("truth within 1 sigma", pct(s["within_1s"]), "68 +- 5%", None if s["within_1s"] is None else abs(s["within_1s"] - 0.68) <= 0.05)
-    line("truth within 2 sigma", pct(s["within_2s"]), "95 +- 3%", None if s["within_2s"] is None else abs(s["within_2s"] - 0.95) <= 0.03)
-    line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{s['overcast_claims']}/{len(over)}", "0", s["overcast_claims"] == 0 if not skipped else None)
+    accuracy(s)
     print("  by subset:  " + "  ".join(f"{k}: n={v['n']} cov={pct(v['coverage'])} med={fmt(v['median_deg'])} p90={fmt(v['p90_deg'])}"
                                        for k, v in by.items()))
     G = s["segments"]
     print(f"segments (the same scenes as a hand-held shot, {G['shake_px']:.0f} px shake: frames {G['frames']} estimated and "
           f"combined as the shadow stage does)")
-    line("median |error|", fmt(G["median_deg"], 2, " deg"), "<= 2 deg", None if G["median_deg"] is None else G["median_deg"] <= T["median_deg"])
-    line("p90 |error|", fmt(G["p90_deg"], 2, " deg"), "<= 6 deg", None if G["p90_deg"] is None else G["p90_deg"] <= T["p90_deg"])
-    line("coverage (sunny scenes with a direction)", pct(G["coverage"]), ">= 90%", None if G["coverage"] is None else G["coverage"] >= T["coverage"])
-    line("truth within 1 sigma", pct(G["within_1s"]), "68 +- 5%", None if G["within_1s"] is None else abs(G["within_1s"] - 0.68) <= 0.05)
-    line("truth within 2 sigma", pct(G["within_2s"]), "95 +- 3%", None if G["within_2s"] is None else abs(G["within_2s"] - 0.95) <= 0.03)
-    line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{G['overcast_claims']}/{G['n_overcast']}", "0",
-         G["overcast_claims"] == 0 if not skipped else None)
+    accuracy(G)
     print(f"      sunny scenes by frames with a direction (0..{len(G['frames'])}): {G['sunny_by_frames_with_direction']}")
     print("speed")
     line("decode-only (PyAV, 640x480 H.264)", fmt(s["decode_ms_per_frame"], 2, " ms/f"), "", None)
@@ -669,13 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         B = pbr_sum
         print(f"physically-based set ({B['renderer']}, {B['spp']} spp, max_depth {B['max_depth']}; "
               f"{B['n_sunny']} sunny, {B['n_overcast']} overcast; same cameras, objects and truth as the ray-cast set)")
-        line("median |error|", fmt(B["median_deg"], 2, " deg"), "<= 2 deg", None if B["median_deg"] is None else B["median_deg"] <= T["median_deg"])
-        line("p90 |error|", fmt(B["p90_deg"], 2, " deg"), "<= 6 deg", None if B["p90_deg"] is None else B["p90_deg"] <= T["p90_deg"])
-        line("coverage (sunny scenes with a direction)", pct(B["coverage"]), ">= 90%", None if B["coverage"] is None else B["coverage"] >= T["coverage"])
-        line("truth within 1 sigma", pct(B["within_1s"]), "68 +- 5%", None if B["within_1s"] is None else abs(B["within_1s"] - 0.68) <= 0.05)
-        line("truth within 2 sigma", pct(B["within_2s"]), "95 +- 3%", None if B["within_2s"] is None else abs(B["within_2s"] - 0.95) <= 0.03)
-        line(f"overcast: direction with confidence > {CONF_CLAIM}", f"{B['overcast_claims']}/{B['n_overcast']}", "0",
-             B["overcast_claims"] == 0 if not skipped else None)
+        accuracy(B)
         line("render time per scene (median / max)", f"{B['render_s_median']:.1f} / {B['render_s_max']:.1f} s", "(info)", None)
         print(f"      with build + truth {B['scene_s_median']:.1f} s per scene (median); the set took {B['wall_s']:.0f} s "
               f"on {B['jobs']} processes; per scene: "
