@@ -74,9 +74,9 @@ class ShadowParams(BaseModel):
     vp_min_gain: float                # finite VP must cut the angular RSS by this share vs parallel
     vp_min_lines: int                 # and be supported by at least this many lines
     horizon_roll_max_deg: float       # without sky in the picture, a finite shadow point must lie above it (this roll allowed) ...
-    horizon_margin_frac: float        # ... or at most this share of the picture's height below its top edge
+    horizon_margin_frac: float        # ... or at most this share of the picture's height inside its top edge
     sky_width: int                    # the sky test's picture width (px)
-    sky_max_texture: float            # sky: |Laplacian| (blurred, levels) at most this ...
+    sky_max_texture: float            # sky: spread of the gradient around its local mean (levels) at most this ...
     sky_min_share: float              # ... over a region touching the top edge of at least this share of the picture
     seed: int                         # RANSAC / bootstrap generator seed (reproducible reports)
     # Decision and uncertainty
@@ -634,8 +634,8 @@ def _above_picture(v: np.ndarray, above: tuple[float, float], roll_max_deg: floa
 
 
 def _sky_at_top(grey: np.ndarray, params: ShadowParams) -> bool:
-    """Whether the picture shows sky: a smooth region (blurred gradient at most
-    ``sky_max_gradient`` at ``sky_width``) touching the top edge, of at least ``sky_min_share``.
+    """Whether the picture shows sky: a smooth region (texture at most ``sky_max_texture`` at
+    ``sky_width``) touching the top edge, of at least ``sky_min_share``.
 
     Cloud and haze are smooth at this scale; the test errs towards "sky" (then nothing is
     constrained). On 210 ray-cast scenes it found 54 of the 59 with sky (the 5 missed show
