@@ -290,9 +290,10 @@ def stage_speed(out_dir: Path, off: int, lengths_s: list[float]) -> list[dict]:
 
     Each clip is 1280x720 H.264 at 25 fps: two hand-held shots of one place under one sun,
     the second zoomed in 1.8x, joined by a hard cut half-way (the seed case's video). Timed
-    (best of 2): decode only, the ``default`` pipeline, the ``shadows`` pipeline; the stage's
-    cost is their difference over the decode time, in wall time (what a user waits) and in
-    CPU time of the process (what a batch of clips on every core pays).
+    (best of 3; runs of the same clip differ by ~0.07 s): decode only, the ``default``
+    pipeline, the ``shadows`` pipeline; the stage's cost is their difference over the decode
+    time, in wall time (what a user waits) and in CPU time of the process (what a batch of
+    clips on every core pays).
     """
     from vidforensics import analyze, load_config
     from vidforensics.io.encode import write_video
@@ -309,7 +310,7 @@ def stage_speed(out_dir: Path, off: int, lengths_s: list[float]) -> list[dict]:
         write_video(path, (f for shot in (fa, fb) for f in shot), 25, crf=23)
         best: dict[str, tuple[float, float]] = {}
         reports = {}
-        for _ in range(2):
+        for _ in range(3):
             for name, run in (("decode", lambda: decode_only(path)), ("default", lambda: analyze(path, cfg_default)),
                               ("shadows", lambda: analyze(path, cfg_shadows))):
                 w0, c0 = time.perf_counter(), time.process_time()
