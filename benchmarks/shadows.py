@@ -414,6 +414,13 @@ def main(argv: list[str] | None = None) -> int:
     seg_frames = stage_sample_frames()
     jobs += [("segment", i, sc["spec"], {"frame_indices": seg_frames}) for i, sc in enumerate(scenes)]
 
+    runs = fn is not None or args.estimator == "oracle"
+    not_run = {"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped", "reason": how}
+
+    def estimate(rgb: np.ndarray, truth: dict) -> tuple[dict, float]:
+        """One frame's estimate and time, or the "skipped" entry when no estimator loaded."""
+        return run_estimator(fn, params, rgb, truth, rng) if runs else (not_run, float("nan"))
+
     results: dict[tuple, dict] = {}
     t_render = time.perf_counter()
     png_dir = Path(args.save_png) if args.save_png else None
@@ -421,8 +428,6 @@ def main(argv: list[str] | None = None) -> int:
         png_dir.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         for kind, key, rgb, truth in ex.map(_render, jobs, chunksize=1):
-            runs = fn is not None or args.estimator == "oracle"
-            not_run = {"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped", "reason": how}
             if kind == "segment":
                 results[(kind, key)] = (segment_estimate(fn, combine, params, rgb, truth, rng) if runs else
                                         {"truth": truth, "est": not_run, "time_s": float("nan"), "per_frame": [],
@@ -431,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             if png_dir:
                 import cv2
                 cv2.imwrite(str(png_dir / f"{kind}_{key:02d}.png"), rgb[:, :, ::-1])
-            est, dt_ = run_estimator(fn, params, rgb, truth, rng) if runs else (not_run, float("nan"))
+            est, dt_ = estimate(rgb, truth)
             results[(kind, key)] = {"truth": truth, "est": est, "time_s": dt_}
             if kind.startswith("pair"):
                 results[(kind, key)]["rgb"] = rgb
@@ -453,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- segments: the singles' scenes as the stage sees a hand-held shot (its sampled frames, combined)
     seg_rows, seg_sum = score_rows(scenes, {i: results[("segment", i)] for i in range(len(scenes))})
-    for r, i in zip(seg_rows, range(len(scenes))):
+    for i, r in enumerate(seg_rows):
         r["frames_with_direction"] = results[("segment", i)]["frames_with_direction"]
         r["per_frame"] = results[("segment", i)]["per_frame"]
     seg_sum["frames"] = seg_frames
@@ -474,8 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     clip_rows = []
     for k in range(0, len(frames), step):
         tr = {"direction_deg": clip_truth["frames"][k]["direction_deg"], "overcast": False}
-        est, dt_ = run_estimator(fn, params, frames[k], tr, rng) if (fn is not None or args.estimator == "oracle") else (
-            {"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0}, float("nan"))
+        est, dt_ = estimate(frames[k], tr)
         clip_rows.append({"frame": k, "truth_deg": tr["direction_deg"], "est": est, "time_s": dt_,
                           "err_deg": None if est["direction_deg"] is None else abs(S.circ_diff(est["direction_deg"], tr["direction_deg"]))})
     comb = None
@@ -579,9 +583,7 @@ def main(argv: list[str] | None = None) -> int:
                 if png_dir:
                     import cv2
                     cv2.imwrite(str(png_dir / f"pbr_{key:02d}.png"), rgb[:, :, ::-1])
-                est, dt_ = (run_estimator(fn, params, rgb, truth, rng) if (fn is not None or args.estimator == "oracle")
-                            else ({"direction_deg": None, "uncertainty_deg": None, "confidence": 0.0, "method": "skipped",
-                                   "reason": how}, float("nan")))
+                est, dt_ = estimate(rgb, truth)
                 pbr_res[key] = {"truth": truth, "est": est, "time_s": dt_, "render": stats}
         t_pbr = time.perf_counter() - t_pbr
         pbr_rows, pbr_sum = score_rows(pbr_scenes, pbr_res)
