@@ -671,6 +671,13 @@ def render_linear(spec: SceneSpec, cam: Camera, scene: _Scene | None = None,
             L = np.broadcast_to(L0, (len(fi), 3))
         blocked = rmi.intersects_any(Xo[fi], L)
         lit[fi] = np.where(blocked, 0, ndl[fi])
+    # which object casts each visible ground shadow (the truth's visible shadows per caster)
+    caster = np.full(N, -1, np.int64)
+    if not spec.overcast:
+        dark = gloc[lit[gloc] == 0]
+        tri_s = rmi.intersects_first(Xo[dark], np.broadcast_to(L0, (len(dark), 3)))
+        hit_s = tri_s >= 0
+        caster[si[dark[hit_s]]] = scene.face_obj[tri_s[hit_s]]
     # sky light with ambient occlusion (blockers within max(30 m, 0.3 x distance) count)
     ao_n = spec.ao_samples if spec.ao_samples is not None else (4 if spec.overcast else 1)
     skyvis = np.ones(len(si), f32)
@@ -720,6 +727,7 @@ def render_linear(spec: SceneSpec, cam: Camera, scene: _Scene | None = None,
     facts = {
         "ground_shadow": shadowed.reshape(H, W, ss * ss).mean(-1),
         "object_id": ids.reshape(H, W, ss * ss)[:, :, 0],
+        "shadow_caster": caster.reshape(H, W, ss * ss)[:, :, 0],
         "sky": sky_px.reshape(H, W, ss * ss).mean(-1),
     }
     return col, facts
@@ -748,14 +756,26 @@ def degrade(rgb: np.ndarray, spec: SceneSpec, rng: np.random.Generator | None = 
     return out
 
 
+SHADOW_VISIBLE_SHARE = 50 / (640 * 480)   # share of the picture a caster's visible shadow covers to count
+
+
 def _scene_truth(spec, cam, scene, facts) -> dict[str, Any]:
     truth = truth_for_camera(cam, spec)
     ids = facts["object_id"]
     counts = np.bincount(ids[ids >= 0].ravel(), minlength=len(scene.obj_kind))
     vis = [i for i in range(len(scene.obj_kind)) if scene.obj_caster[i] and counts[i] >= 15]
+    # a visible caster's shadow is visible when enough of it falls on ground in view (not hidden
+    # behind its caster or another object, not out of the picture): 50 px at 640x480
+    sc = facts["shadow_caster"]
+    shadow_px = np.bincount(sc[sc >= 0].ravel(), minlength=len(scene.obj_kind))
+    min_px = SHADOW_VISIBLE_SHARE * ids.size
+    vis_sh = [i for i in vis if shadow_px[i] >= min_px]
     truth.update({
         "casters_visible": len(vis) > 0 and not spec.overcast,
         "n_casters_visible": len(vis),
+        "n_shadows_visible": 0 if spec.overcast else len(vis_sh),
+        "shadows_visible_by_kind": {} if spec.overcast else
+        {k: sum(1 for i in vis_sh if scene.obj_kind[i] == k) for k in sorted({scene.obj_kind[i] for i in vis_sh})},
         "visible_kinds": sorted({scene.obj_kind[i] for i in vis}),
         "ground_shadow_share": float(facts["ground_shadow"].mean()),
         "sky_share": float(facts["sky"].mean()),
@@ -784,7 +804,8 @@ def render_scene(spec: SceneSpec, *, degrade_image: bool = True, content_from: S
     truth : dict with ``direction_deg`` (exact image-plane shadow direction at the
         image centre), ``vanishing_point``, ``vp_in_front``, ``sun_azimuth_deg``,
         ``sun_elevation_deg``, ``camera``, ``casters_visible``,
-        ``n_casters_visible``, ``ground_shadow_share``, ``overcast``, ``spec``.
+        ``n_casters_visible``, ``n_shadows_visible`` (visible casters whose shadow shows
+        on the ground in view), ``ground_shadow_share``, ``overcast``, ``spec``.
     """
     cam = make_camera(spec)
     scene = build_scene(content_from or spec, make_camera(content_from) if content_from else cam)
