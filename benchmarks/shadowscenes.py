@@ -773,9 +773,9 @@ def _scene_truth(spec, cam, scene, facts) -> dict[str, Any]:
     truth.update({
         "casters_visible": len(vis) > 0 and not spec.overcast,
         "n_casters_visible": len(vis),
-        "n_shadows_visible": 0 if spec.overcast else len(vis_sh),
-        "shadows_visible_by_kind": {} if spec.overcast else
-        {k: sum(1 for i in vis_sh if scene.obj_kind[i] == k) for k in sorted({scene.obj_kind[i] for i in vis_sh})},
+        "n_shadows_visible": len(vis_sh),   # none when overcast: no ground sample has a caster
+        "shadows_visible_by_kind": {k: sum(1 for i in vis_sh if scene.obj_kind[i] == k)
+                                    for k in sorted({scene.obj_kind[i] for i in vis_sh})},
         "visible_kinds": sorted({scene.obj_kind[i] for i in vis}),
         "ground_shadow_share": float(facts["ground_shadow"].mean()),
         "sky_share": float(facts["sky"].mean()),
