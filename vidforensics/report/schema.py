@@ -143,7 +143,10 @@ class Fingerprint(_Model):
 class ShadowCueOut(_Model):
     base: list[float]
     tip: list[float]
-    kind: str
+    kind: str = Field(description="what the cue is: pole (a caster's shadow stripe, darker than the ground on both "
+                                  "sides), pole-faint (a faint stripe of steady darkness), shadow-outline (a broad "
+                                  "shadow's bluish edge leaving its caster's corner), box (a building shadow's edge), "
+                                  "edge (a shadow line)")
 
 
 class Shadow(_Model):
@@ -188,7 +191,10 @@ class Evidence(_Model):
 
 class Finding(_Model):
     severity: Severity
-    kind: str
+    kind: str = Field(description="what the cue is: pole (a caster's shadow stripe, darker than the ground on both "
+                                  "sides), pole-faint (a faint stripe of steady darkness), shadow-outline (a broad "
+                                  "shadow's bluish edge leaving its caster's corner), box (a building shadow's edge), "
+                                  "edge (a shadow line)")
     summary: str
     evidence: Evidence
 
