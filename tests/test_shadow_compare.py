@@ -163,3 +163,25 @@ def test_a_wide_view_and_a_2_4x_zoom_into_it_register():
     reg = found[0]
     assert reg.agreement >= CP.min_agreement
     assert abs(math.sqrt(abs(np.linalg.det(reg.homography[:2, :2]))) - zoom) < 0.05 * zoom
+
+
+@pytest.mark.parametrize("ecc_width", [160, 320])
+def test_ecc_on_shrunk_pictures_corrects_a_registration_at_full_scale(wide, ecc_width):
+    """ECC runs on the pictures shrunk to ``ecc_width`` (its cost is per pixel); the correction it
+    finds must be scaled back to the reference's pixels. A known zoom-and-shift, started 4 px
+    off, ends within 0.5 px of it across the reference picture."""
+    import cv2
+
+    from vidforensics.shadows.register import _ecc_refine
+
+    grey = cv2.cvtColor(S.render_scene(wide)[0], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    h, w = grey.shape
+    true = np.array([[1.3, 0.0, -0.15 * w], [0.0, 1.3, -0.15 * h], [0.0, 0.0, 1.0]])   # mov -> ref
+    ref = cv2.warpPerspective(grey, true, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    start = np.array([[1.0, 0.0, 4.0], [0.0, 1.0, -3.0], [0.0, 0.0, 1.0]]) @ true
+    got = _ecc_refine(ref, grey, start, CP.model_copy(update={"ecc_width": ecc_width}))
+    pts = np.array([[x, y, 1.0] for x in (0.1 * w, 0.5 * w, 0.9 * w) for y in (0.1 * h, 0.5 * h, 0.9 * h)])
+    src = (np.linalg.inv(true) @ pts.T).T                 # mov pixels that land on pts
+    land = (got @ src.T).T
+    err = np.hypot(*(land[:, :2] / land[:, 2:] - pts[:, :2]).T)
+    assert err.max() <= 0.5, err

@@ -65,6 +65,7 @@ class CompareParams(BaseModel):
     max_zoom: float              # registrations implying a larger scale change are rejected
     min_agreement: float         # photometric agreement a registration needs (verify_registration)
     ecc_iterations: int          # ECC refinement steps in verify_registration (0: off)
+    ecc_width: int               # ... run on the pictures shrunk to this width
     max_rotation_deg: float      # one camera: at most this roll between the two pictures ...
     max_anisotropy: float        # ... no more stretch in one direction than this ...
     max_perspective: float       # ... and at most this change of scale across the picture

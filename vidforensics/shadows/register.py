@@ -257,15 +257,26 @@ def _one_camera(M: np.ndarray, shape: tuple, params: CompareParams) -> bool:
 
 
 def _ecc_refine(ref: np.ndarray, mov: np.ndarray, M: np.ndarray, params: CompareParams) -> np.ndarray | None:
-    """``M`` (``mov`` -> ``ref`` pixels) refined by ECC on the grey pictures; None without convergence."""
+    """``M`` (``mov`` -> ``ref`` pixels) refined by ECC on the grey pictures; None without convergence.
+
+    ECC runs on both pictures shrunk to ``ecc_width`` (its cost is per pixel and iteration); the
+    correction it finds is scaled back to ``ref``'s pixels."""
     warped, cover = warp_onto(ref, mov, M)
+    h, w = ref.shape[:2]
+    f = min(1.0, params.ecc_width / w)
+    D = np.diag([f, f, 1.0])
+    if f < 1.0:
+        size = (max(8, round(w * f)), max(8, round(h * f)))
+        ref = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
+        warped = cv2.resize(warped, size, interpolation=cv2.INTER_AREA)
+        cover = cv2.resize(cover.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     try:
         # a sparse mask (shadows cut out) makes OpenCV's ECC drift: only the cover is masked
         _, warp = cv2.findTransformECC(ref, warped, np.eye(3, dtype=np.float32), cv2.MOTION_HOMOGRAPHY,
                                        (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, params.ecc_iterations, 1e-6),
                                        cover.astype(np.uint8), 1)
-        # warped(warp(x)) ~ ref(x): the refined mov -> ref map is warp^-1 @ M
-        refined = np.linalg.inv(warp.astype(np.float64)) @ M
+        # warped(warp(x)) ~ ref(x) at the shrunk scale: the refined mov -> ref map is D^-1 warp^-1 D @ M
+        refined = np.linalg.inv(D) @ np.linalg.inv(warp.astype(np.float64)) @ D @ M
     except (cv2.error, np.linalg.LinAlgError):
         return None
     return refined if np.isfinite(refined).all() else None
