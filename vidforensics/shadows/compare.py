@@ -34,7 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from vidforensics.report.schema import Check, Shadow
-from vidforensics.shadows.register import (Registration, View, best_registration, coarse_first, dark_pixels,
+from vidforensics.shadows.register import (Registration, View, best_registration, coarse_first, relative_brightness,
                                            warp_onto)
 
 
@@ -231,15 +231,15 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     brighter = ((lw - cv2.dilate(lm, k)) > tau).all(-1)
     d = lw - lm
     gain_only = (d.max(-1) - d.min(-1)) <= params.change_max_chroma_spread
-    s_ref = dark_pixels(np.exp(lr), params) & cover
-    s_mov = dark_pixels(np.exp(lw), params) & cover
+    rel_ref, rel_mov = relative_brightness(np.exp(lr), params), relative_brightness(np.exp(lw), params)
+    s_ref = (rel_ref <= params.change_shadow_ratio_max) & cover
+    s_mov = (rel_mov <= params.change_shadow_ratio_max) & cover
     opening = np.ones((2, 2), np.uint8)
     darker = cv2.morphologyEx((darker & gain_only & s_mov & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
     brighter = cv2.morphologyEx((brighter & gain_only & s_ref & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
     # darker in the warped picture = in shadow there only
     later_dark_only, earlier_dark_only = (brighter, darker) if ref_seg == j else (darker, brighter)
-    shadow = (dark_pixels(np.exp(lr), params, params.shadow_area_ratio_max)
-              | dark_pixels(np.exp(lw), params, params.shadow_area_ratio_max)) & cover
+    shadow = ((rel_ref <= params.shadow_area_ratio_max) | (rel_mov <= params.shadow_area_ratio_max)) & cover
     return ShadowChange(
         compared_in=ref_seg, compared_px=int(cover.sum()), shadow_px=int(shadow.sum()),
         shadow_places=_places(shadow, params.change_place_gap_px, params.shadow_place_min_px),

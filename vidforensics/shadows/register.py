@@ -23,15 +23,16 @@ if TYPE_CHECKING:   # the [shadow_compare] table; compare.py imports this module
     from vidforensics.shadows.compare import CompareParams
 
 
-def dark_pixels(img: np.ndarray, params: CompareParams, ratio: float | None = None) -> np.ndarray:
-    """Pixels at most ``ratio`` (default ``change_shadow_ratio_max``) of the brightest pixel nearby
-    (float RGB in). At 0.9 this is "darker than its surroundings" (a third of a textured picture), a
-    loose gate for changes; at ``shadow_area_ratio_max`` it is a cast shadow's contrast."""
-    lum = img.mean(-1)
+def relative_brightness(img: np.ndarray, params: CompareParams) -> np.ndarray:
+    """Each pixel's brightness over the brightest pixel nearby (float grey or RGB in); ``inf`` where
+    the neighbourhood is unlit. Pixels at most ``change_shadow_ratio_max`` (0.9) of it are "darker
+    than their surroundings" (a third of a textured picture), a loose gate for changes; at most
+    ``shadow_area_ratio_max``, a cast shadow's contrast."""
+    lum = img if img.ndim == 2 else (img[..., 0] + img[..., 1] + img[..., 2]) * np.float32(1.0 / 3.0)
+    lum = lum.astype(np.float32, copy=False)
     win = max(5, int(params.change_shadow_window_frac * img.shape[1]) | 1)
     ref = cv2.dilate(lum, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (win, win)))
-    r = params.change_shadow_ratio_max if ratio is None else ratio
-    return (lum <= r * ref) & (ref >= params.change_min_lit_level)
+    return np.where(ref >= params.change_min_lit_level, lum / np.maximum(ref, 1e-6), np.inf)
 
 
 @dataclass
@@ -225,8 +226,7 @@ def _agreement(ref: np.ndarray, mov: np.ndarray, M: np.ndarray, params: CompareP
     # surroundings" gate of the change test: that took a third of a textured picture, and in the
     # 17 % of a wide view a 2.4x zoom shares, eroded, under 500 pixels were left to compare
     sh = params.shadow_area_ratio_max
-    dark = (dark_pixels(np.repeat(ref[..., None], 3, -1), params, sh)
-            | dark_pixels(np.repeat(warped[..., None], 3, -1), params, sh))
+    dark = (relative_brightness(ref, params) <= sh) | (relative_brightness(warped, params) <= sh)
     # black (title cards, night) is not a place: the overlay text on it would be all that agrees
     unlit = (ref < params.change_min_lit_level) | (warped < params.change_min_lit_level)
     keep = cv2.erode((cover & ~dark & ~unlit).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
