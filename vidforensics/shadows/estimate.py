@@ -143,7 +143,7 @@ class ShadowParams(BaseModel):
     ray_rival_sep_deg: float          # directions at least this far from the best are rivals
     ray_rival_max: float              # a second direction this long (share) from the same foot: ambiguous foot
     ray_min_cues: int                 # pole rays agreeing on one vanishing point
-    ray_min_inlier_share: float       # ... and this share of all pole rays' length
+    ray_min_inlier_share: float       # ... and this share of all pole rays
     line_fallback: bool               # without pole rays, try the edge-line + region estimate (less reliable)
     # Box sweep edges: shadow edges off the structure grid, from a building corner along the shadow
     box_cue: bool                     # use the box-shadow sweep-edge cue
@@ -1299,9 +1299,7 @@ def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
     norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(
         lines, centre, params, oriented=True, sky=_sky_at_top(frame.grey, params))
-    # share by stripe length, not by count: on 240 sunny ray-cast scenes the rays within 5 deg of
-    # the true direction were longer (median 0.11 of the width, 774 rays) than the others (0.07, 728)
-    share = float(lines.w[inl].sum() / lines.w.sum())
+    share = n_in / len(lines.w)
     if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
         return _none(f"pole shadows disagree ({n_in} of {len(lines.w)} consistent)",
                      min(0.1, params.max_confidence_ambiguous), method)
