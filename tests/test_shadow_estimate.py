@@ -102,6 +102,18 @@ def test_combine_refuses_wild_disagreement(params):
     assert out.direction_deg is None and out.reason and out.confidence <= 0.3
 
 
+def test_combine_averages_down_only_the_frames_own_share_of_the_error(params):
+    """Three agreeing frames of one shot, 2 deg each: their errors are half common (the same
+    casters), half their own, so the shot's sigma is 2 * sqrt(0.5 + 0.5 / 3), not 2 (all
+    common) nor 2 / sqrt(3) (independent). One frame alone keeps its own sigma."""
+    p = params.model_copy(update={"combine_frame_correlation": 0.5})
+    three = combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t") for _ in range(3)], p)
+    assert three.uncertainty_deg == pytest.approx(2.0 * math.sqrt(0.5 + 0.5 / 3))
+    assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")], p).uncertainty_deg == pytest.approx(2.0)
+    common = params.model_copy(update={"combine_frame_correlation": 1.0})
+    assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")] * 3, common).uncertainty_deg == pytest.approx(2.0)
+
+
 def test_combine_wraps_around_zero(params):
     frames = [ShadowEstimate(d, 1.0, 0.8, "t") for d in (358.0, 359.0, 1.0, 2.0)]
     out = combine_estimates(frames, params)

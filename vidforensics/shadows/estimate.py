@@ -97,6 +97,7 @@ class ShadowParams(BaseModel):
     combine_outlier_min_deg: float    # ... but never closer than this many degrees
     combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
     combine_min_kept_frac: float      # share of usable frames that must agree
+    combine_frame_correlation: float  # correlation of two frames' errors within one shot (1: all common)
     # Structure axes (box buildings, roads, windows: the man-made grid)
     axis_min_share: float             # an orientation holding this share of all segment length is a structure axis
     axis_min_segments: int            # ... and at least this many segments (a grid, not one mast)
@@ -1397,9 +1398,10 @@ def _ang(a: np.ndarray, b: float) -> np.ndarray:
 def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> ShadowEstimate:
     """A segment's direction from several frames' estimates.
 
-    Frames of one shot share the scene, so their errors are largely common:
-    the per-frame uncertainty is not divided by the number of frames; the
-    spread between frames is added (as the standard error of the median).
+    Frames of one shot share the scene, so their errors are largely common: of
+    the per-frame uncertainty only the share ``1 - combine_frame_correlation``
+    averages down over the frames; the spread between frames is added (as the
+    standard error of the median).
     Frames far from the circular median (moving shadows, a passing object,
     a mis-detection) are dropped; if too few agree, no direction is given.
     """
@@ -1423,7 +1425,10 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     spread = float(np.sqrt(np.mean(_ang(deg[keep], centre) ** 2)))
     if spread > params.combine_max_spread_deg:
         return _none(f"per-frame directions spread {spread:.0f} deg", params.max_confidence_ambiguous, method)
-    sigma = math.sqrt(float(np.median(sig[keep])) ** 2 + spread ** 2 / keep.sum())
+    # A frame's error is part common to the shot (the same casters, the same geometry) and part its
+    # own (noise, shake, compression): only the own part averages down over the frames.
+    n, s0, rho = int(keep.sum()), float(np.median(sig[keep])), params.combine_frame_correlation
+    sigma = math.sqrt(s0 ** 2 * (rho + (1.0 - rho) / n) + spread ** 2 / n)
     # Agreement share scales the typical frame's confidence: dropped frames are doubt.
     conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / len(ok)
     cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
