@@ -72,6 +72,9 @@ def test_direction_on_synthetic_poles(params, angle):
     assert est.direction_deg is not None, est.reason
     assert _err(est.direction_deg, angle) <= max(3.0, 3 * est.uncertainty_deg)
     assert 0.0 <= est.confidence <= 1.0 and est.cues
+    # each cue says what it is (the report's evidence_cues): these poles' shadows are dark stripes
+    assert {c.kind for c in est.cues} <= {"pole", "pole-faint", "shadow-outline", "box"}
+    assert any(c.kind == "pole" for c in est.cues)
 
 
 def test_overcast_claims_nothing(params):

@@ -191,10 +191,7 @@ class Evidence(_Model):
 
 class Finding(_Model):
     severity: Severity
-    kind: str = Field(description="what the cue is: pole (a caster's shadow stripe, darker than the ground on both "
-                                  "sides), pole-faint (a faint stripe of steady darkness), shadow-outline (a broad "
-                                  "shadow's bluish edge leaving its caster's corner), box (a building shadow's edge), "
-                                  "edge (a shadow line)")
+    kind: str
     summary: str
     evidence: Evidence
 
