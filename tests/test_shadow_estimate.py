@@ -302,18 +302,9 @@ def _faint_stripe_scene(angle_deg: float, darkening, seed: int = 5) -> np.ndarra
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _stripe_at(rgb, angle_deg, params):
-    from vidforensics.shadows.estimate import _stripe_lengths
-
-    th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
-    u = np.stack([np.cos(th), np.sin(th)], 1)[None]
-    st = _stripe_lengths(rgb, np.array([[160.0, 150.0]], np.float32), np.array([[0.0, -1.0]], np.float32), u, params)
-    i = int(round(angle_deg / params.ray_step_deg)) % len(th)
-    return int(st.L[0, i - 1:i + 2].max()) * params.ray_step_px
-
-
-def _stripe_kind_at(rgb, angle_deg, params):
-    """Which test passed the longest ray near ``angle_deg`` from the foot at (160, 150)."""
+def _stripe_near(rgb, angle_deg, params):
+    """Length (px) of the longest ray within one step of ``angle_deg`` from the foot at (160, 150),
+    and which test passed it."""
     from vidforensics.shadows.estimate import RAY_KIND_NAMES, _stripe_lengths
 
     th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
@@ -321,7 +312,15 @@ def _stripe_kind_at(rgb, angle_deg, params):
     st = _stripe_lengths(rgb, np.array([[160.0, 150.0]], np.float32), np.array([[0.0, -1.0]], np.float32), u, params)
     i = int(round(angle_deg / params.ray_step_deg)) % len(th)
     j = i - 1 + int(np.argmax(st.L[0, i - 1:i + 2]))
-    return RAY_KIND_NAMES.get(int(st.kind[0, j]), "none")
+    return int(st.L[0, j]) * params.ray_step_px, RAY_KIND_NAMES.get(int(st.kind[0, j]), "none")
+
+
+def _stripe_at(rgb, angle_deg, params):
+    return _stripe_near(rgb, angle_deg, params)[0]
+
+
+def _stripe_kind_at(rgb, angle_deg, params):
+    return _stripe_near(rgb, angle_deg, params)[1]
 
 
 def test_a_faint_steady_shadow_stripe_is_taken_and_a_patchy_one_is_not(params):

@@ -218,8 +218,9 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
         M = np.diag([s, s, 1.0]) @ M
     h, w = ref.shape[:2]
     warped, cover = warp_onto(ref, mov, M)
-    lr = np.log(cv2.GaussianBlur(ref.astype(np.float32), (0, 0), 1.0) + 2.0)
-    lw = np.log(cv2.GaussianBlur(warped, (0, 0), 1.0) + 2.0)
+    sr = cv2.GaussianBlur(ref.astype(np.float32), (0, 0), 1.0) + 2.0
+    sw = cv2.GaussianBlur(warped, (0, 0), 1.0) + 2.0
+    lr, lw = np.log(sr), np.log(sw)
     if cover.sum() < 100:
         empty = np.zeros((h, w), bool)
         return ShadowChange(ref_seg, int(cover.sum()), 0, 0, 0, 0, 0, params.change_tolerance_px,
@@ -231,7 +232,7 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     brighter = ((lw - cv2.dilate(lm, k)) > tau).all(-1)
     d = lw - lm
     gain_only = (d.max(-1) - d.min(-1)) <= params.change_max_chroma_spread
-    rel_ref, rel_mov = relative_brightness(np.exp(lr), params), relative_brightness(np.exp(lw), params)
+    rel_ref, rel_mov = relative_brightness(sr, params), relative_brightness(sw, params)
     s_ref = (rel_ref <= params.change_shadow_ratio_max) & cover
     s_mov = (rel_mov <= params.change_shadow_ratio_max) & cover
     opening = np.ones((2, 2), np.uint8)

@@ -1268,8 +1268,7 @@ def _pole_rays(frame: _Frame, params: ShadowParams) -> tuple[_Lines | None, floa
     keep_ray = _distinct_rays(np.array(ps), np.array(qs), params)
     cc = np.array(centre, np.float32)
     p, q = np.array(ps)[keep_ray] - cc, np.array(qs)[keep_ray] - cc
-    lines = _Lines(p, q, np.array(ws, float)[keep_ray], np.zeros(len(p), int),
-                   [k for k, kept in zip(ks, keep_ray) if kept], [])
+    lines = _Lines(p, q, np.array(ws, float)[keep_ray], np.zeros(len(p), int), np.array(ks)[keep_ray].tolist(), [])
     return lines, scale, centre
 
 
