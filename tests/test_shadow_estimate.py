@@ -105,6 +105,24 @@ def test_combine_refuses_wild_disagreement(params):
     assert out.direction_deg is None and out.reason and out.confidence <= 0.3
 
 
+def test_frames_whose_shadows_contradict_each_other_count_against_a_shot(params):
+    """One sampled frame with a direction and two whose rays contradicted each other (seen on the
+    stage benchmark's zoomed shot: 196 deg from one frame for a truth of 41 deg): no direction for
+    the shot. Frames that found too few shadows are absence, not disagreement: the direction stands,
+    and its confidence is shared out over the frames that voted."""
+    one = ShadowEstimate(196.0, 1.7, 0.27, "t")
+    contested = ShadowEstimate(None, None, 0.1, "t", reason="pole shadows disagree (2 of 6 consistent)",
+                               contested=True)
+    too_few = ShadowEstimate(None, None, 0.1, "t", reason="too few pole shadows")
+    out = combine_estimates([contested, one, contested], params)
+    assert out.direction_deg is None and out.contested and "2 found shadows that contradict" in out.reason
+    out = combine_estimates([too_few, one, too_few], params)
+    assert out.direction_deg == pytest.approx(196.0) and out.confidence == pytest.approx(0.27)
+    two = ShadowEstimate(197.0, 1.7, 0.27, "t")
+    out = combine_estimates([one, two, contested], params)   # 2 of 3 agree: the shot keeps it, less sure
+    assert out.direction_deg is not None and out.confidence == pytest.approx(0.27 * 2 / 3)
+
+
 def test_combine_averages_down_only_the_frames_own_share_of_the_error(params):
     """Three agreeing frames of one shot, 2 deg each: their errors are half common (the same
     casters), half their own, so the shot's sigma is 2 * sqrt(0.5 + 0.5 / 3), not 2 (all
@@ -267,7 +285,7 @@ def test_rays_split_both_ways_along_one_axis_claim_nothing(params, monkeypatch):
     # the decision taken after the fit, on these rays (the ray finder is tested on pictures above)
     monkeypatch.setattr(E, "_pole_rays", lambda frame, p: (lines, 1.0, (320.0, 240.0)))
     est = _pole_estimate(E._prepare(np.zeros((480, 640, 3), np.uint8), params), params)
-    assert est.direction_deg is None and "which way" in est.reason
+    assert est.direction_deg is None and "which way" in est.reason and est.contested
 
 
 def test_box_cue_needs_edges_from_buildings_and_the_region_cue(params):

@@ -96,7 +96,7 @@ class ShadowParams(BaseModel):
     combine_outlier_sigma: float      # frames farther than this many sigmas from the median are dropped
     combine_outlier_min_deg: float    # ... but never closer than this many degrees
     combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
-    combine_min_kept_frac: float      # share of usable frames that must agree
+    combine_min_kept_frac: float      # more than this share of the voting frames must agree
     combine_frame_correlation: float  # correlation of two frames' errors within one shot (1: all common)
     # Structure axes (box buildings, roads, windows: the man-made grid)
     axis_min_share: float             # an orientation holding this share of all segment length is a structure axis
@@ -178,6 +178,7 @@ class ShadowEstimate:
     cues: list[ShadowCue] = field(default_factory=list)
     vanishing_point: tuple[float, float] | None = None
     reason: str | None = None         # why direction_deg is None
+    contested: bool = False           # ... because the cues found contradict each other (not merely too few)
 
 
 # --------------------------------------------------------------------------- segments
@@ -794,8 +795,8 @@ def _region_direction(rgb: np.ndarray, params: ShadowParams) -> tuple[float | No
 # --------------------------------------------------------------------------- public
 
 
-def _none(reason: str, confidence: float, method: str, cues=None) -> ShadowEstimate:
-    return ShadowEstimate(None, None, float(confidence), method, cues or [], None, reason)
+def _none(reason: str, confidence: float, method: str, cues=None, contested: bool = False) -> ShadowEstimate:
+    return ShadowEstimate(None, None, float(confidence), method, cues or [], None, reason, contested)
 
 
 def _cues(lines: _Lines, inl: np.ndarray, centre, scale: float) -> list[ShadowCue]:
@@ -898,7 +899,7 @@ def _combine_cues(a: ShadowEstimate, b: ShadowEstimate, params: ShadowParams) ->
     gap = abs((a.direction_deg - b.direction_deg + 180.0) % 360.0 - 180.0)
     if gap > a.uncertainty_deg + b.uncertainty_deg:
         return _none(f"pole rays ({a.direction_deg:.0f} deg) and box sweep edges ({b.direction_deg:.0f} deg) "
-                     "disagree", params.max_confidence_ambiguous, f"{a.method} + {b.method}")
+                     "disagree", params.max_confidence_ambiguous, f"{a.method} + {b.method}", contested=True)
     wa, wb = 1.0 / a.uncertainty_deg ** 2, 1.0 / b.uncertainty_deg ** 2
     dev = (b.direction_deg - a.direction_deg + 180.0) % 360.0 - 180.0
     deg = (a.direction_deg + dev * wb / (wa + wb)) % 360.0
@@ -1302,14 +1303,15 @@ def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     share = n_in / len(lines.w)
     if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
         return _none(f"pole shadows disagree ({n_in} of {len(lines.w)} consistent)",
-                     min(0.1, params.max_confidence_ambiguous), method)
+                     min(0.1, params.max_confidence_ambiguous), method, contested=True)
     # the fit kept only rays pointing its way; rays along the same lines pointing the other way
     # (block edges leaving building corners both ways) say the frame's "feet" may not be feet
     opposed = (_residual_deg(v, g.mid, g.u) <= params.inlier_tol_deg) & ~inl
     w_in, w_opp = float(lines.w[inl].sum()), float(lines.w[opposed].sum())
     margin = (w_in - w_opp) / max(w_in + w_opp, 1e-12)
     if margin < params.min_orient_margin:
-        return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method)
+        return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method,
+                     contested=True)
     support = (1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
     return _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre, scale, params, rng, method)
 
@@ -1403,9 +1405,13 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     standard error of the median).
     Frames far from the circular median (moving shadows, a passing object,
     a mis-detection) are dropped; if too few agree, no direction is given.
+    A frame whose cues contradicted each other (``contested``) counts as a
+    frame that does not agree: one frame's direction against two frames of the
+    same view whose shadows disagree is no shot's direction.
     """
     method = "circular median over frames"
     ok = [e for e in estimates if e.direction_deg is not None]
+    contested = sum(e.contested for e in estimates if e.direction_deg is None)
     if not ok:
         reasons = sorted({e.reason for e in estimates if e.reason})
         return _none("no frame had usable shadows" + (f" ({'; '.join(reasons)})" if reasons else ""),
@@ -1416,20 +1422,23 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     tol = np.maximum(params.combine_outlier_sigma * np.hypot(sig, np.median(sig)),
                      params.combine_outlier_min_deg)
     keep = np.abs(_ang(deg, med)) <= tol
-    if keep.sum() < params.combine_min_kept_frac * len(ok):
-        return _none(f"per-frame directions disagree ({keep.sum()} of {len(ok)} frames agree)",
-                     params.max_confidence_ambiguous, method)
+    voters = len(ok) + contested
+    if keep.sum() <= params.combine_min_kept_frac * voters:
+        why = f"; {contested} found shadows that contradict each other" if contested else ""
+        return _none(f"per-frame directions disagree ({keep.sum()} of {voters} frames agree{why})",
+                     params.max_confidence_ambiguous, method, contested=True)
     dev = _ang(deg[keep], med)
     centre = (med + float(np.average(dev, weights=1.0 / sig[keep] ** 2))) % 360.0
     spread = float(np.sqrt(np.mean(_ang(deg[keep], centre) ** 2)))
     if spread > params.combine_max_spread_deg:
-        return _none(f"per-frame directions spread {spread:.0f} deg", params.max_confidence_ambiguous, method)
+        return _none(f"per-frame directions spread {spread:.0f} deg", params.max_confidence_ambiguous, method,
+                     contested=True)
     # A frame's error is part common to the shot (the same casters, the same geometry) and part its
     # own (noise, shake, compression): only the own part averages down over the frames.
     n, s0, rho = int(keep.sum()), float(np.median(sig[keep])), params.combine_frame_correlation
     sigma = math.sqrt(s0 ** 2 * (rho + (1.0 - rho) / n) + spread ** 2 / n)
-    # Agreement share scales the typical frame's confidence: dropped frames are doubt.
-    conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / len(ok)
+    # Agreement share scales the typical frame's confidence: dropped and contested frames are doubt.
+    conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / voters
     cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
     return ShadowEstimate(centre, sigma, float(np.clip(conf, 0.0, 1.0)),
                           f"{method} ({int(keep.sum())} of {len(estimates)} frames)", cues, None, None)
