@@ -162,7 +162,10 @@ class Shadow(_Model):
     uncertainty_deg: Optional[float] = Field(None, description="1 sigma")
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     cues: int = Field(0, description="caster/shadow pairs and shadow lines used")
-    frames_used: list[int] = Field(default_factory=list)
+    frames_used: list[int] = Field(default_factory=list,
+                                   description="sampled frames whose own estimate gave a direction; the segment's "
+                                               "direction may still be refused when other sampled frames' shadows "
+                                               "contradicted it (reason)")
     method: str
     reason: Optional[str] = None
     vanishing_point: Optional[list[float]] = None
