@@ -127,16 +127,11 @@ def test_combine_averages_down_only_the_frames_own_share_of_the_error(params):
     """Three agreeing frames of one shot, 2 deg each: their errors are half common (the same
     casters), half their own, so the shot's sigma is 2 * sqrt(0.5 + 0.5 / 3), not 2 (all
     common) nor 2 / sqrt(3) (independent). One frame alone keeps its own sigma."""
-    p = params.model_copy(update={"combine_frame_correlation": 0.5, "combine_agree_sigma_scale": 1.0})
+    p = params.model_copy(update={"combine_frame_correlation": 0.5})
     three = combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t") for _ in range(3)], p)
     assert three.uncertainty_deg == pytest.approx(2.0 * math.sqrt(0.5 + 0.5 / 3))
-    # agreeing frames are evidence in themselves: the calibration scale applies from two frames on
-    scaled = p.model_copy(update={"combine_agree_sigma_scale": 0.75})
-    assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")] * 3, scaled).uncertainty_deg == pytest.approx(
-        0.75 * three.uncertainty_deg)
-    assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")], scaled).uncertainty_deg == pytest.approx(2.0)
     assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")], p).uncertainty_deg == pytest.approx(2.0)
-    common = params.model_copy(update={"combine_frame_correlation": 1.0, "combine_agree_sigma_scale": 1.0})
+    common = params.model_copy(update={"combine_frame_correlation": 1.0})
     assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")] * 3, common).uncertainty_deg == pytest.approx(2.0)
 
 

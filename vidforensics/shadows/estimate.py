@@ -98,7 +98,6 @@ class ShadowParams(BaseModel):
     combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
     combine_min_kept_frac: float      # more than this share of the voting frames must agree
     combine_frame_correlation: float  # correlation of two frames' errors within one shot (1: all common)
-    combine_agree_sigma_scale: float  # a shot's sigma times this when two or more of its frames agree (calibration)
     # Structure axes (box buildings, roads, windows: the man-made grid)
     axis_min_share: float             # an orientation holding this share of all segment length is a structure axis
     axis_min_segments: int            # ... and at least this many segments (a grid, not one mast)
@@ -1438,11 +1437,6 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     # own (noise, shake, compression): only the own part averages down over the frames.
     n, s0, rho = int(keep.sum()), float(np.median(sig[keep])), params.combine_frame_correlation
     sigma = math.sqrt(s0 ** 2 * (rho + (1.0 - rho) / n) + spread ** 2 / n)
-    if n >= 2:
-        # Two or more frames agreeing is itself evidence: a frame with a large error seldom lands on
-        # its neighbours' direction. Measured on 3-frame shots, the errors of such shots were
-        # 0.64-0.70 of the sigma above at the 68th percentile (docs/shadows.md, "combine_estimates")
-        sigma *= params.combine_agree_sigma_scale
     # Agreement share scales the typical frame's confidence: dropped and contested frames are doubt.
     conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / voters
     cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
