@@ -116,6 +116,8 @@ def test_frames_whose_shadows_contradict_each_other_count_against_a_shot(params)
     too_few = ShadowEstimate(None, None, 0.1, "t", reason="too few pole shadows")
     out = combine_estimates([contested, one, contested], params)
     assert out.direction_deg is None and out.contested and "2 found shadows that contradict" in out.reason
+    assert combine_estimates([contested, too_few], params).contested
+    assert not combine_estimates([too_few, too_few], params).contested
     out = combine_estimates([too_few, one, too_few], params)
     assert out.direction_deg == pytest.approx(196.0) and out.confidence == pytest.approx(0.27)
     two = ShadowEstimate(197.0, 1.7, 0.27, "t")

@@ -1415,7 +1415,7 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
     if not ok:
         reasons = sorted({e.reason for e in estimates if e.reason})
         return _none("no frame had usable shadows" + (f" ({'; '.join(reasons)})" if reasons else ""),
-                     0.0, method)
+                     0.0, method, contested=contested > 0)
     deg = np.array([e.direction_deg for e in ok])
     sig = np.array([e.uncertainty_deg for e in ok])
     med = _circ_median(deg)
