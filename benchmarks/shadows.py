@@ -112,7 +112,8 @@ def segment_estimate(fn, combine, params, frames: list[np.ndarray], truth: dict,
 
 
 def est_dict(est: Any) -> dict:
-    return {k: _get(est, k) for k in ("direction_deg", "uncertainty_deg", "confidence", "method", "reason")} | {
+    return {k: _get(est, k) for k in ("direction_deg", "uncertainty_deg", "confidence", "method", "reason",
+                                      "contested")} | {
         "n_cues": len(_get(est, "cues", []) or []), "vanishing_point": _get(est, "vanishing_point")}
 
 
@@ -504,6 +505,13 @@ def main(argv: list[str] | None = None) -> int:
     seg_sum["shake_px"] = SEGMENT_SHAKE_PX
     seg_sum["sunny_by_frames_with_direction"] = np.bincount(
         [r["frames_with_direction"] for r in seg_rows if r["group"] == "sunny"], minlength=len(seg_frames) + 1).tolist()
+    # why shots with a visible shadow got no direction: what to work on next
+    refused = [r for r in seg_rows if r["group"] == "sunny" and r["n_shadows"] > 0 and r["err_deg"] is None]
+    seg_sum["refused_why"] = {
+        "outvoted": sum(r["frames_with_direction"] > 0 for r in refused),
+        "all_frames_contested": sum(r["frames_with_direction"] == 0 and bool(r["est"].get("contested")) for r in refused),
+        "too_few_shadows": sum(r["frames_with_direction"] == 0 and not r["est"].get("contested") for r in refused),
+    }
     summary["segments"] = seg_sum
 
     # ---- clip: decode-only speed, and the estimator on decoded (shaken, compressed) frames
@@ -648,6 +656,10 @@ def main(argv: list[str] | None = None) -> int:
           f"combined as the shadow stage does)")
     accuracy(G)
     print(f"      sunny scenes by frames with a direction (0..{len(G['frames'])}): {G['sunny_by_frames_with_direction']}")
+    w = G["refused_why"]
+    print(f"      shots refused where a shadow is visible: {w['outvoted']} where some frame had a direction but no "
+          f"majority of the voting frames agreed, {w['all_frames_contested']} where no frame had one and some found "
+          f"contradicting rays, {w['too_few_shadows']} where every frame found too few shadows")
     print("speed")
     line("decode-only (PyAV, 640x480 H.264)", fmt(s["decode_ms_per_frame"], 2, " ms/f"), "", None)
     line("estimator, per frame", fmt(s["estimator_ms_per_frame"], 1, " ms/f"), "", None)
