@@ -53,6 +53,31 @@ def test_a_still_shot_is_sampled_at_growing_gaps(tmp_path, cfg):
     assert _benchmark().stage_sample_frames(FPS) == frames
 
 
+def test_a_shot_outvoted_by_contradicting_frames_publishes_no_direction_and_no_vanishing_point(tmp_path, cfg):
+    """The stage benchmark's zoomed shot (seed 2000): one sampled frame claimed 196 deg with a
+    vanishing point, the other two found rays that contradict each other. The shot reports no
+    direction and no vanishing point; the frame that had one is still named, and its cues drawn."""
+    from vidforensics.shadows.estimate import ShadowCue, ShadowEstimate
+
+    img = _texture(1, W, H)
+    path = tmp_path / "still.mp4"
+    write_video(path, (img for _ in range(10 * FPS)), FPS)
+    col = _collect(path, cfg)
+    col._finish()
+    assert len(col._samples) == 3
+    lone = ShadowEstimate(196.0, 1.7, 0.27, "pole rays", [ShadowCue((10.0, 20.0), (40.0, 30.0), "pole-faint", 1.0)],
+                          (500.0, -300.0))
+    contested = ShadowEstimate(None, None, 0.1, "pole rays", reason="pole shadows disagree (2 of 6 consistent)",
+                               contested=True)
+    for x, e in zip(col._samples, (contested, lone, contested)):
+        x.estimate = e
+    shadow = col.summarize(0, 10 * FPS)
+    assert shadow.direction_deg is None and "contradict" in shadow.reason
+    assert shadow.vanishing_point is None
+    assert shadow.frames_used == [col._samples[1].index] == [shadow.evidence_frame]
+    assert [c.kind for c in shadow.evidence_cues] == ["pole-faint"]
+
+
 def _benchmark():
     import sys
     from pathlib import Path

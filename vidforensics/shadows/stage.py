@@ -162,7 +162,8 @@ class ShadowCollector:
             frames_used=[x.index for x in used],
             method=combined.method,
             reason=combined.reason,
-            vanishing_point=None if best.estimate.vanishing_point is None
+            # a refused shot publishes no vanishing point: one frame's, outvoted, is no finding
+            vanishing_point=None if best.estimate.vanishing_point is None or combined.direction_deg is None
             else [round(float(v), 2) for v in best.estimate.vanishing_point],
             evidence_frame=best.index,
             evidence_cues=[ShadowCueOut(base=[round(float(v), 1) for v in c.base],
