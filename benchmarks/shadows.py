@@ -584,10 +584,10 @@ def main(argv: list[str] | None = None) -> int:
     chrono_rows, chrono_err, chrono_inside = [], None, None
     chrono_first = (None, None)
     if chrono_fn is not None:
-        shot = [(sc, results[("chrono", i)]["est"], results[("chrono", i)]["truth"]) for i, sc in enumerate(chs)]
+        runs_ = [results[("chrono", i)] for i in range(len(chs))]
+        shot = [(sc, r["est"], r["truth"]) for sc, r in zip(chs, runs_)]
         chrono_rows, chrono_err, chrono_inside, chrono_how = chrono_score(chrono_fn, shot, chrono_how)
-        first = [(sc, (results[("chrono", i)]["per_frame"] or [results[("chrono", i)]["est"]])[0],
-                  results[("chrono", i)]["truth"]) for i, sc in enumerate(chs)]
+        first = [(sc, (r["per_frame"] or [r["est"]])[0], r["truth"]) for sc, r in zip(chs, runs_)]
         _, err1, in1, _ = chrono_score(chrono_fn, first, "")
         chrono_first = (err1, in1)
         for row, (_, est1, _) in zip(chrono_rows, first):
