@@ -1020,25 +1020,36 @@ class _Stripes:
 
     L: np.ndarray        # (M, A) samples from the foot over which the ray follows a shadow stripe
     kind: np.ndarray     # (M, A) which test passed it: RAY_STRIPE, RAY_FAINT, RAY_OUTLINE (0: none)
-    lum: np.ndarray      # (M, A, R, O) luminance samples (core offsets first, then the two lit ones)
     r: np.ndarray        # (R,) distance of the samples from the foot
-    core: np.ndarray     # (nc,) perpendicular offsets searched for the stripe's core
 
 
-def _ray_samples(workf: np.ndarray, feet: np.ndarray, u: np.ndarray, r: np.ndarray,
+def _ray_points(feet: np.ndarray, u: np.ndarray, r: np.ndarray, offs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y (float32, (M, A, R, O)) of ``foot + r u + o n`` (n: u turned 90 deg)."""
+    return tuple(feet[:, None, ax, None, None] + r[None, None, :, None] * u[:, :, ax, None, None]
+                 + offs[None, None, None, :] * (sgn * u[:, :, 1 - ax])[:, :, None, None]
+                 for ax, sgn in ((0, -1.0), (1, 1.0)))
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a float32 picture at points ``x, y`` (any shape); NaN off the picture
+    (a black border once passed for a shadow beside rays along the frame's edge)."""
+    shape, k = x.shape, x.size
+    cols = shape[-1] * shape[-2] if x.ndim >= 2 else 0
+    if 0 < cols < 32767 and k // cols < 32767:   # cv2.remap maps must stay below 32767 px a side
+        mx, my = x.reshape(-1, cols), y.reshape(-1, cols)
+    else:
+        rows = max(1, -(-k // _REMAP_COLS))
+        mx, my = (np.concatenate([v.ravel(), np.full(rows * _REMAP_COLS - k, -1e4, np.float32)]).reshape(rows, -1)
+                  for v in (x, y))
+    out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=(float("nan"),) * (img.shape[2] if img.ndim == 3 else 1))
+    return out.reshape(-1, *img.shape[2:])[:k].reshape(*shape, *img.shape[2:])
+
+
+def _ray_samples(img: np.ndarray, feet: np.ndarray, u: np.ndarray, r: np.ndarray,
                  offs: np.ndarray) -> np.ndarray:
-    """Bilinear RGB samples at ``foot + r u + o n`` (n: u turned 90 deg), shape (M, A, R, O, 3).
-
-    The positions are built per axis in float32 and laid out (M*A, R*O) for one remap.
-    Samples off the picture are NaN, so they pass no test (a black border once passed
-    for a shadow beside rays along the frame's edge).
-    """
-    M, A, R, O = u.shape[0], u.shape[1], len(r), len(offs)
-    maps = [(feet[:, None, ax, None, None] + r[None, None, :, None] * u[:, :, ax, None, None]
-             + offs[None, None, None, :] * (sgn * u[:, :, 1 - ax])[:, :, None, None]).reshape(M * A, R * O)
-            for ax, sgn in ((0, -1.0), (1, 1.0))]
-    return cv2.remap(workf, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=(float("nan"),) * 3).reshape(M, A, R, O, 3)
+    """Bilinear samples of ``img`` (float32) at ``foot + r u + o n``, shape (M, A, R, O[, 3])."""
+    return _bilinear(img, *_ray_points(feet, u, r, offs))
 
 
 def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.ndarray,
@@ -1052,6 +1063,9 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     An edge rather than a stripe (lit on one side only) counts only when its dark side is
     bluer than its lit side by ``ray_edge_blue_min`` (median): the outline of a building's or
     a car's shadow leaving its corner.
+
+    The brightness tests run on a luminance picture (one channel: a third of the sampling);
+    colour is sampled only where they pass, about a fifth of the samples.
     """
     w = work.shape[1]
     r = np.arange(params.ray_r0_px, params.ray_len_frac * w, params.ray_step_px, dtype=np.float32)
@@ -1059,31 +1073,33 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     nc = len(core)
     offs = np.concatenate([core, np.array([-params.ray_lit_px, params.ray_lit_px], np.float32)])
     u = u.astype(np.float32)
-    M, A, R, O = u.shape[0], u.shape[1], len(r), len(offs)
+    R = len(r)
     workf = work.astype(np.float32)
-    chunk = max(1, 32000 // A)   # remap maps must stay below 32767 px a side
-    smp = np.concatenate([_ray_samples(workf, feet[k:k + chunk], u[k:k + chunk], r, offs)
-                          for k in range(0, M, chunk)]) if M else np.zeros((0, A, R, O, 3), np.float32)
-    # channel sum written out: numpy's reduction over a length-3 axis costs more than the remap
-    lum = (smp[..., 0] + smp[..., 1] + smp[..., 2]) * np.float32(1.0 / 3.0)
-    c = lum[..., :nc].min(-1)
+    lum = _ray_samples(cv2.transform(workf, np.full((1, 3), 1.0 / 3.0, np.float32)), feet, u, r, offs)
+    c = lum[..., 0]
+    for k in range(1, nc):   # a chain of minimums: numpy's reduction over a short last axis is slow
+        c = np.minimum(c, lum[..., k])
     l1, l2 = lum[..., nc], lum[..., nc + 1]
     lit = np.maximum(l1, l2)
     ratio = c / np.maximum(lit, 1.0)
     ok = (ratio >= params.shadow_ratio_min) & (ratio <= params.ray_faint_ratio_max) & (lit >= params.min_lit_level)
 
+    def rgb_at(at: tuple, o: np.ndarray) -> np.ndarray:
+        """RGB at the samples ``at`` (an index into (M, A, R)) and offset indices ``o``."""
+        m, a, k = at
+        ua, f, ro, oo = u[m, a], feet[m], r[k], offs[o]
+        return _bilinear(workf, f[:, 0] + ro * ua[:, 0] + oo * -ua[:, 1], f[:, 1] + ro * ua[:, 1] + oo * ua[:, 0])
+
     def lit_rgb(at: tuple) -> np.ndarray:
-        """RGB of the brighter lit-side sample at the sample positions ``at`` (an index into (M, A, ...))."""
-        s = smp[at]
-        return np.where((l1[at] >= l2[at])[..., None], s[..., nc, :], s[..., nc + 1, :])
+        """RGB of the brighter lit-side sample at the sample positions ``at``."""
+        return rgb_at(at, np.where(l1[at] >= l2[at], nc, nc + 1))
 
     def chroma(rgb: np.ndarray) -> np.ndarray:
         return rgb / np.maximum(rgb.sum(-1, keepdims=True), 1.0)
 
-    # the chromaticity test only where the brightness test passed (about a fifth of the samples)
+    # the chromaticity test only where the brightness test passed
     idx = np.nonzero(ok)
-    sel = smp[idx]                                                                  # (K, O, 3)
-    crgb = sel[np.arange(len(sel)), lum[idx][:, :nc].argmin(-1)]
+    crgb = rgb_at(idx, lum[idx][:, :nc].argmin(-1))
     diff = chroma(crgb) - chroma(lit_rgb(idx))
     along = diff @ _BLUE
     off = np.linalg.norm(diff - along[..., None] * _BLUE, axis=-1)
@@ -1123,7 +1139,8 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     # is a display or paint, not lit ground.
     todo = np.nonzero((L == 0) & (edge > 0))
     first = np.arange(R) < edge[todo][:, None]
-    sat = np.linalg.norm(chroma(lit_rgb(todo)) - 1.0 / 3.0, axis=-1)              # (K, R)
+    rays = tuple(np.repeat(t, R) for t in todo) + (np.tile(np.arange(R), len(todo[0])),)
+    sat = np.linalg.norm(chroma(lit_rgb(rays)) - 1.0 / 3.0, axis=-1).reshape(-1, R)   # (K, R)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)     # no sample passed: not bluer
         bluer = np.nanmedian(np.where(first, blue[todo], np.nan), -1) >= params.ray_edge_blue_min
@@ -1132,7 +1149,7 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     kind[todo] = np.where(bluer & plain, RAY_OUTLINE, 0)
     vertical = np.abs(np.einsum("mak,mk->ma", u, ups)) > math.cos(math.radians(params.ray_vertical_excl_deg))
     L = np.where(vertical, 0, L)
-    return _Stripes(L, np.where(vertical, 0, kind), lum, r, core)
+    return _Stripes(L, np.where(vertical, 0, kind), r)
 
 
 def _steady_ratio(ratio: np.ndarray, L: np.ndarray, median_max: float, mad_max: float) -> np.ndarray:
