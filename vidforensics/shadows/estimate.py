@@ -1034,6 +1034,8 @@ def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Bilinear samples of a float32 picture at points ``x, y`` (any shape); NaN off the picture
     (a black border once passed for a shadow beside rays along the frame's edge)."""
     shape, k = x.shape, x.size
+    if k == 0:
+        return np.zeros((*shape, *img.shape[2:]), np.float32)
     cols = shape[-1] * shape[-2] if x.ndim >= 2 else 0
     if 0 < cols < 32767 and k // cols < 32767:   # cv2.remap maps must stay below 32767 px a side
         mx, my = x.reshape(-1, cols), y.reshape(-1, cols)
@@ -1072,8 +1074,14 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     core = np.arange(-params.ray_core_px, params.ray_core_px + 1e-3, 1.0, dtype=np.float32)
     nc = len(core)
     offs = np.concatenate([core, np.array([-params.ray_lit_px, params.ray_lit_px], np.float32)])
-    u = u.astype(np.float32)
     R = len(r)
+    # rays along the caster's own axis are its dark side, never its shadow: not sampled (a sixth
+    # of them); the rest are measured as a list of (foot, direction) pairs, A = 1
+    u = u.astype(np.float32)
+    vertical = np.abs(np.einsum("mak,mk->ma", u, ups)) > math.cos(math.radians(params.ray_vertical_excl_deg))
+    rays_m, rays_a = np.nonzero(~vertical)
+    shape = vertical.shape
+    feet, u = feet[rays_m], u[rays_m, rays_a][:, None]
     workf = work.astype(np.float32)
     lum = _ray_samples(cv2.transform(workf, np.full((1, 3), 1.0 / 3.0, np.float32)), feet, u, r, offs)
     c = lum[..., 0]
@@ -1147,9 +1155,9 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
         plain = np.nanmedian(np.where(first, sat, np.nan), -1) <= params.ray_edge_lit_sat_max
     L[todo] = np.where(bluer & plain, edge[todo], 0)
     kind[todo] = np.where(bluer & plain, RAY_OUTLINE, 0)
-    vertical = np.abs(np.einsum("mak,mk->ma", u, ups)) > math.cos(math.radians(params.ray_vertical_excl_deg))
-    L = np.where(vertical, 0, L)
-    return _Stripes(L, np.where(vertical, 0, kind), r)
+    L_all, kind_all = np.zeros(shape, L.dtype), np.zeros(shape, kind.dtype)
+    L_all[rays_m, rays_a], kind_all[rays_m, rays_a] = L[:, 0], kind[:, 0]
+    return _Stripes(L_all, kind_all, r)
 
 
 def _steady_ratio(ratio: np.ndarray, L: np.ndarray, median_max: float, mad_max: float) -> np.ndarray:
