@@ -290,6 +290,42 @@ def test_rays_split_both_ways_along_one_axis_claim_nothing(params, monkeypatch):
     assert est.direction_deg is None and "which way" in est.reason and est.contested
 
 
+def test_edge_support_is_the_share_of_a_ray_along_straight_edges(params):
+    """A ray along a drawn 2 px shadow stripe lies on the stripe's LSD edges over its length;
+    rays across plain grainy ground, or along the stripe's line beyond its end, do not."""
+    from vidforensics.shadows.estimate import _detect_segments, _edge_support
+
+    rng = np.random.default_rng(3)
+    img = np.clip(rng.normal(170, 3, (240, 320)), 0, 255).astype(np.uint8)
+    cv2.line(img, (60 * 16, 150 * 16), (220 * 16, 110 * 16), 95, 2, cv2.LINE_AA, 4)
+    seg = _detect_segments(cv2.GaussianBlur(img, (0, 0), 0.5), 5.0)
+    d = np.array([160.0, -40.0]) / math.hypot(160.0, -40.0)
+    p = np.array([[60.0, 150.0], [60.0, 150.0], [220.0, 110.0] + 5 * d])
+    q = np.array([[60.0, 150.0] + 100 * d, [60.0, 150.0] + 100 * np.array([0.6, 0.8]), [220.0, 110.0] + 60 * d])
+    share = _edge_support(p, q, seg, params)
+    assert share[0] >= 0.8 and share[1] == 0.0 and share[2] == 0.0, share
+
+
+def test_contradicting_rays_are_refitted_on_those_along_straight_edges(params):
+    """Four rays along straight edges agree on 30 deg; five texture rays without edges point
+    anywhere. Together they contradict each other; the edged rays alone give the direction.
+    Without edge shares (or with the retry off) the frame stays contested."""
+    from dataclasses import replace
+
+    from vidforensics.shadows.estimate import _pole_from_lines
+
+    rng = np.random.default_rng(4)
+    lines = _rays(rng.uniform(-200, 200, (9, 2)), [30.0, 30.4, 29.6, 30.2, 95.0, 160.0, 250.0, 300.0, 350.0])
+    est = _pole_from_lines(lines, (320.0, 240.0), 1.0, True, params)
+    assert est.direction_deg is None and est.contested
+    edged = replace(lines, edge_share=np.array([0.9, 1.0, 0.7, 0.8, 0.0, 0.1, 0.0, 0.2, 0.0]))
+    est = _pole_from_lines(edged, (320.0, 240.0), 1.0, True, params)
+    assert est.direction_deg is not None and _err(est.direction_deg, 30.0) < 2.0
+    assert "4 of 9 rays along straight edges off the grid" in est.method
+    off = _pole_from_lines(edged, (320.0, 240.0), 1.0, True, params.model_copy(update={"ray_min_edge_share": 0.0}))
+    assert off.direction_deg is None and off.contested
+
+
 def test_box_cue_needs_edges_from_buildings_and_the_region_cue(params):
     """The two gates that keep the box cue off scenes where an off-grid family of texture, roof
     and car edges wins (55-120 deg wrong on 9 of 120 ray-cast scenes): on the demo town's frame
