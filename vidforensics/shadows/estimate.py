@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -1355,20 +1356,21 @@ def _fit_family(lines, centre, params: ShadowParams, oriented: bool = False, sky
 def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     """Direction from the pole rays alone (vanishing point of the oriented stripes)."""
     lines, scale, centre = _pole_rays(frame, params)
-    axes = []
-    if lines is not None and len(lines.w):
-        # the picture's structure grid, from the segments that are none of the rays' own edges
+
+    def grid() -> list[float]:
+        """The picture's structure axes, from the segments that are none of the rays' own edges."""
         cc = np.array(centre, np.float32)
         own = _edge_support(frame.seg[:, :2], frame.seg[:, 2:], np.hstack([lines.p + cc, lines.q + cc]),
                             params) > 0.5
-        axes = _structure_axes(_at_least(frame.seg[~own], params.min_segment_frac * frame.work.shape[1]), params)
-    return _pole_from_lines(lines, centre, scale, _sky_at_top(frame.grey, params), params, axes)
+        return _structure_axes(_at_least(frame.seg[~own], params.min_segment_frac * frame.work.shape[1]), params)
+
+    return _pole_from_lines(lines, centre, scale, _sky_at_top(frame.grey, params), params, grid)
 
 
 def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: float, sky: bool,
-                     params: ShadowParams, axes: list[float] = ()) -> ShadowEstimate:
+                     params: ShadowParams, grid: Callable[[], list[float]] = list) -> ShadowEstimate:
     """The pole rays' direction; when they contradict each other, the rays along straight edges
-    (``ray_min_edge_share``) and off the structure grid ``axes`` (axial degrees) are fitted on
+    (``ray_min_edge_share``) and off the structure grid (``grid()``: axial degrees) are fitted on
     their own: most rays that follow texture, grout or a shadow's blurred tip have no straight
     edges, and a building's outline has them but lies on the grid (docs/shadows.md, "Rays along
     straight edges")."""
@@ -1377,7 +1379,7 @@ def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: f
         return _none("too few pole shadows", min(0.1, params.max_confidence_ambiguous), method)
     est = _pole_fit(lines, centre, scale, sky, params, method)
     if est.contested and params.ray_min_edge_share > 0 and lines.edge_share is not None:
-        on_grid = _near_axes(np.hstack([lines.p, lines.q]), list(axes), params.axis_tol_deg)
+        on_grid = _near_axes(np.hstack([lines.p, lines.q]), grid(), params.axis_tol_deg)
         edged = (lines.edge_share >= params.ray_min_edge_share) & ~on_grid
         if params.ray_min_cues <= edged.sum() < len(edged):
             retry = _pole_fit(lines.subset(edged), centre, scale, sky, params,
