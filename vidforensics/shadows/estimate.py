@@ -146,6 +146,7 @@ class ShadowParams(BaseModel):
     ray_rival_max: float              # a second direction this long (share) from the same foot: ambiguous foot
     ray_min_edge_share: float         # a ray needs straight edges (LSD segments along it) over this share of its length
     ray_edge_tol_px: float            # ... a segment is along the ray when both its ends are this close to the ray's line
+    ray_retry_min_cues: int           # ... and this many of those rays must agree
     ray_min_cues: int                 # pole rays agreeing on one vanishing point
     ray_min_inlier_share: float       # ... and this share of all pole rays
     line_fallback: bool               # without pole rays, try the edge-line + region estimate (less reliable)
@@ -1381,8 +1382,9 @@ def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: f
     if est.contested and params.ray_min_edge_share > 0 and lines.edge_share is not None:
         on_grid = _near_axes(np.hstack([lines.p, lines.q]), grid(), params.axis_tol_deg)
         edged = (lines.edge_share >= params.ray_min_edge_share) & ~on_grid
-        if params.ray_min_cues <= edged.sum() < len(edged):
-            retry = _pole_fit(lines.subset(edged), centre, scale, sky, params,
+        if params.ray_retry_min_cues <= edged.sum() < len(edged):
+            retry = _pole_fit(lines.subset(edged), centre, scale, sky,
+                              params.model_copy(update={"ray_min_cues": params.ray_retry_min_cues}),
                               method + f" (the {int(edged.sum())} of {len(edged)} rays along straight edges off the grid)")
             if retry.direction_deg is not None:
                 return retry
