@@ -326,6 +326,22 @@ def test_contradicting_rays_are_refitted_on_those_along_straight_edges(params):
     assert off.direction_deg is None and off.contested
 
 
+def test_a_refit_on_a_few_rays_cannot_turn_the_frame_round(params):
+    """Four chosen rays agree that shadows point to 210 deg; five more of the frame's rays along
+    the same lines point to 30 deg (the few were outlines read backwards from feet at shadow tips).
+    Alone the four give 210 deg; with the whole frame voting which way, no direction."""
+    from vidforensics.shadows.estimate import _pole_fit
+
+    rng = np.random.default_rng(5)
+    few = _rays(rng.uniform(-200, 200, (4, 2)), [210.0, 210.3, 209.8, 30.1])
+    rest = _rays(rng.uniform(-200, 200, (5, 2)), [30.0, 29.7, 30.2, 30.4, 29.9])
+    both = _rays(np.vstack([few.p, rest.p]), [210.0, 210.3, 209.8, 30.1, 30.0, 29.7, 30.2, 30.4, 29.9])
+    alone = _pole_fit(few, (320.0, 240.0), 1.0, True, params, "test")
+    assert alone.direction_deg is not None and _err(alone.direction_deg, 210.0) < 2.0
+    voted = _pole_fit(few, (320.0, 240.0), 1.0, True, params, "test", vote=both)
+    assert voted.direction_deg is None and voted.contested and "which way" in voted.reason
+
+
 def test_box_cue_needs_edges_from_buildings_and_the_region_cue(params):
     """The two gates that keep the box cue off scenes where an off-grid family of texture, roof
     and car edges wins (55-120 deg wrong on 9 of 120 ray-cast scenes): on the demo town's frame

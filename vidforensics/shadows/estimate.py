@@ -1385,16 +1385,20 @@ def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: f
         if params.ray_retry_min_cues <= edged.sum() < len(edged):
             retry = _pole_fit(lines.subset(edged), centre, scale, sky,
                               params.model_copy(update={"ray_min_cues": params.ray_retry_min_cues}),
-                              method + f" (the {int(edged.sum())} of {len(edged)} rays along straight edges off the grid)")
+                              method + f" (the {int(edged.sum())} of {len(edged)} rays along straight edges off the grid)",
+                              vote=lines)
             if retry.direction_deg is not None:
                 return retry
     return est
 
 
 def _pole_fit(lines: _Lines, centre: tuple[float, float], scale: float, sky: bool, params: ShadowParams,
-              method: str) -> ShadowEstimate:
+              method: str, vote: _Lines | None = None) -> ShadowEstimate:
     """Fit one vanishing point to the oriented rays; refuse (``contested``) when too few of them
-    agree on it or on which way they point."""
+    agree on it or on which way they point. ``vote``: the frame's rays, when ``lines`` are a chosen
+    few of them; which way the shadows point along the fitted lines is then voted by all of them
+    (a shadow outline read backwards from a foot at its tip once turned a retry 167 deg round
+    against seven rays the other way)."""
     norm, g, rng, v, inl, finite, sign, margin, n_or, n_in = _fit_family(lines, centre, params, oriented=True, sky=sky)
     share = n_in / len(lines.w)
     if n_in < params.ray_min_cues or share < params.ray_min_inlier_share:
@@ -1408,6 +1412,13 @@ def _pole_fit(lines: _Lines, centre: tuple[float, float], scale: float, sky: boo
     if margin < params.min_orient_margin:
         return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method,
                      contested=True)
+    if vote is not None:
+        gv = _geometry(vote, norm, params)
+        along = _residual_deg(v, gv.mid, gv.u) <= params.inlier_tol_deg
+        vote_sign, vote_margin, _ = _orientation_vote(v, vote, along, norm)
+        if vote_sign != sign or vote_margin < params.min_orient_margin:
+            return _none("pole shadows disagree on which way they point", params.max_confidence_ambiguous, method,
+                         contested=True)
     support = (1.0 - math.exp(-n_in / params.conf_cue_scale)) * margin * share
     return _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre, scale, params, rng, method)
 
