@@ -144,9 +144,9 @@ class ShadowParams(BaseModel):
     ray_opposite_max: float           # a stripe through the foot the other way (longer than this share): not a foot
     ray_rival_sep_deg: float          # directions at least this far from the best are rivals
     ray_rival_max: float              # a second direction this long (share) from the same foot: ambiguous foot
-    ray_min_edge_share: float         # a ray needs straight edges (LSD segments along it) over this share of its length
-    ray_edge_tol_px: float            # ... a segment is along the ray when both its ends are this close to the ray's line
-    ray_retry_min_cues: int           # ... and this many of those rays must agree
+    ray_min_edge_share: float         # rays that contradict each other: those along straight edges (LSD) over this share ...
+    ray_edge_tol_px: float            # ... (a segment is along a ray when both its ends are this close to the ray's line) ...
+    ray_retry_min_cues: int           # ... and off the structure grid are refitted alone; this many must agree
     ray_min_cues: int                 # pole rays agreeing on one vanishing point
     ray_min_inlier_share: float       # ... and this share of all pole rays
     line_fallback: bool               # without pole rays, try the edge-line + region estimate (less reliable)
@@ -1383,10 +1383,10 @@ def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: f
         on_grid = _near_axes(np.hstack([lines.p, lines.q]), grid(), params.axis_tol_deg)
         edged = (lines.edge_share >= params.ray_min_edge_share) & ~on_grid
         if params.ray_retry_min_cues <= edged.sum() < len(edged):
+            why = f" (the {int(edged.sum())} of {len(edged)} rays along straight edges off the grid)"
             retry = _pole_fit(lines.subset(edged), centre, scale, sky,
                               params.model_copy(update={"ray_min_cues": params.ray_retry_min_cues}),
-                              method + f" (the {int(edged.sum())} of {len(edged)} rays along straight edges off the grid)",
-                              vote=lines)
+                              method + why, vote=lines)
             if retry.direction_deg is not None:
                 return retry
     return est
