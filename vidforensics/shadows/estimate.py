@@ -1033,11 +1033,14 @@ class _Stripes:
     r: np.ndarray        # (R,) distance of the samples from the foot
 
 
+def _ray_xy(foot: np.ndarray, u: np.ndarray, r: np.ndarray, o: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of ``foot + r u + o n`` (n: u turned 90 deg); ``foot`` and ``u`` (..., 2), all broadcast."""
+    return (foot[..., 0] + r * u[..., 0] + o * -u[..., 1], foot[..., 1] + r * u[..., 1] + o * u[..., 0])
+
+
 def _ray_points(feet: np.ndarray, u: np.ndarray, r: np.ndarray, offs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x and y (float32, (M, A, R, O)) of ``foot + r u + o n`` (n: u turned 90 deg)."""
-    return tuple(feet[:, None, ax, None, None] + r[None, None, :, None] * u[:, :, ax, None, None]
-                 + offs[None, None, None, :] * (sgn * u[:, :, 1 - ax])[:, :, None, None]
-                 for ax, sgn in ((0, -1.0), (1, 1.0)))
+    """x and y (float32, (M, A, R, O)) of every foot, direction, distance and offset."""
+    return _ray_xy(feet[:, None, None, None, :], u[:, :, None, None, :], r[:, None], offs)
 
 
 def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -1105,8 +1108,7 @@ def _stripe_lengths(work: np.ndarray, feet: np.ndarray, ups: np.ndarray, u: np.n
     def rgb_at(at: tuple, o: np.ndarray) -> np.ndarray:
         """RGB at the samples ``at`` (an index into (M, A, R)) and offset indices ``o``."""
         m, a, k = at
-        ua, f, ro, oo = u[m, a], feet[m], r[k], offs[o]
-        return _bilinear(workf, f[:, 0] + ro * ua[:, 0] + oo * -ua[:, 1], f[:, 1] + ro * ua[:, 1] + oo * ua[:, 0])
+        return _bilinear(workf, *_ray_xy(feet[m], u[m, a], r[k], offs[o]))
 
     def lit_rgb(at: tuple) -> np.ndarray:
         """RGB of the brighter lit-side sample at the sample positions ``at``."""
