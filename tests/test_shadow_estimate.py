@@ -77,6 +77,15 @@ def test_direction_on_synthetic_poles(params, angle):
     assert any(c.kind == "pole" for c in est.cues)
 
 
+def test_stated_sigma_is_the_calibrated_share_of_the_fitted_one(params):
+    """The calibration scales only what is stated: the same direction, confidence and decision."""
+    img = scene(35.0, seed=35)
+    fitted = estimate_shadow_direction(img, params.model_copy(update={"sigma_calibration": 1.0}))
+    stated = estimate_shadow_direction(img, params.model_copy(update={"sigma_calibration": 0.75}))
+    assert stated.direction_deg == fitted.direction_deg and stated.confidence == fitted.confidence
+    assert stated.uncertainty_deg == pytest.approx(0.75 * fitted.uncertainty_deg)
+
+
 def test_overcast_claims_nothing(params):
     est = estimate_shadow_direction(scene(35.0, seed=3, overcast=True), params)
     assert est.direction_deg is None or est.confidence <= 0.3
@@ -128,13 +137,17 @@ def test_frames_whose_shadows_contradict_each_other_count_against_a_shot(params)
 def test_combine_averages_down_only_the_frames_own_share_of_the_error(params):
     """Three agreeing frames of one shot, 2 deg each: their errors are half common (the same
     casters), half their own, so the shot's sigma is 2 * sqrt(0.5 + 0.5 / 3), not 2 (all
-    common) nor 2 / sqrt(3) (independent). One frame alone keeps its own sigma."""
+    common) nor 2 / sqrt(3) (independent). One frame alone keeps its own sigma. Where the frames
+    scatter more than their own share, the scatter stands for it (not on top of it)."""
     p = params.model_copy(update={"combine_frame_correlation": 0.5})
     three = combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t") for _ in range(3)], p)
     assert three.uncertainty_deg == pytest.approx(2.0 * math.sqrt(0.5 + 0.5 / 3))
     assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")], p).uncertainty_deg == pytest.approx(2.0)
     common = params.model_copy(update={"combine_frame_correlation": 1.0})
     assert combine_estimates([ShadowEstimate(40.0, 2.0, 0.8, "t")] * 3, common).uncertainty_deg == pytest.approx(2.0)
+    # frames scattered more than their own share of the sigma allows: the scatter replaces that share
+    scattered = combine_estimates([ShadowEstimate(d, 1.0, 0.8, "t") for d in (36.0, 40.0, 44.0)], p)
+    assert scattered.uncertainty_deg == pytest.approx(math.sqrt(0.5 + (32.0 / 3) / 3))
 
 
 def test_combine_wraps_around_zero(params):

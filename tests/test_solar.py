@@ -178,6 +178,20 @@ def test_low_camera_spreads_the_implied_azimuth():
     assert widths[1] > 5 * widths[0]
 
 
+def test_direction_error_has_the_measured_heavy_tails():
+    """The stated 1 sigma holds 68 % of the draws either way; with the default Student t (5 dof) the 95 %
+    interval is ~2.3 sigma wide on each side, not 1.96 (measured errors have such tails)."""
+    cam = CameraModel(heading_deg=0, pitch_deg=90, width=W, height=H)   # straight down: image = ground, rotated
+    half = {}
+    for dof in (None, 5.0):
+        imp = implied_ground_azimuth(30.0, 2.0, cam, 40000, 0.95, 0, 0.5, direction_dof=dof)
+        d = np.abs(imp.offsets(imp.draws_deg))
+        assert np.mean(d <= 2.0) == pytest.approx(0.6827, abs=0.01)
+        half[dof] = np.percentile(d, 95) / 2.0
+    assert half[None] == pytest.approx(1.96, abs=0.05)
+    assert half[5.0] == pytest.approx(2.57 / 1.11, abs=0.06)
+
+
 # ----------------------------------------------------------------- chronolocation
 
 def test_chronolocation_recovers_a_known_time_with_a_width_matching_sigma():

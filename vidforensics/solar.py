@@ -48,6 +48,10 @@ from vidforensics.errors import VidforensicsError
 FULL_TURN = 360.0
 HALF_TURN = 180.0
 SECONDS_PER_MINUTE = 60.0
+# Measured shadow-direction errors are heavier-tailed than a normal: the 95th percentile of
+# |error| / (1 sigma) is 2.0-2.4, not 1.96 / 0.99 (docs/shadows.md, "Calibration"). A Student t
+# with 5 degrees of freedom, scaled so that +-1 sigma holds 68.27 %, has that ratio (2.3).
+DIRECTION_ERROR_DOF = 5.0
 
 
 class SolarGeometryError(VidforensicsError):
@@ -75,6 +79,9 @@ class SolarParams(BaseModel):
     default_roll_sigma_deg: float = Field(ge=0, description="roll sigma when a claim gives none")
     rate_step_s: float = Field(gt=0, description="half-step of the azimuth-rate derivative, seconds")
     max_informative_interval_deg: float  # implied ground-azimuth interval wider than this: inconclusive
+    direction_error_dof: Optional[float] = Field(
+        DIRECTION_ERROR_DOF, gt=0, description="Student-t degrees of freedom of the image-direction error "
+        "(its 1 sigma holds 68.27 %); null: normal")
 
 
 def default_params() -> SolarParams:
@@ -395,12 +402,27 @@ def _draw(rng: np.random.Generator, nominal: float, sigma: float, rng_range: Opt
     return np.full(n, float(nominal))
 
 
+def _direction_draws(rng: np.random.Generator, direction_deg: float, sigma_deg: float, dof: Optional[float],
+                     n: int) -> np.ndarray:
+    """Image-direction draws: normal, or Student t scaled so that +-sigma holds 68.27 % of them."""
+    if sigma_deg <= 0:
+        return np.full(n, float(direction_deg))
+    if dof is None:
+        return rng.normal(direction_deg, sigma_deg, n)
+    from scipy.special import stdtrit  # the t quantile; scipy comes with scikit-image
+
+    return direction_deg + sigma_deg * rng.standard_t(dof, n) / float(stdtrit(dof, 0.5 + 0.6827 / 2.0))
+
+
 def implied_ground_azimuth(direction_deg: float, direction_sigma_deg: float, camera: CameraModel,
                            n_draws: int, coverage: float, seed: int, min_valid_share: float,
-                           at_px: Optional[tuple[float, float]] = None) -> ImpliedAzimuth:
+                           at_px: Optional[tuple[float, float]] = None, *,
+                           direction_dof: Optional[float] = DIRECTION_ERROR_DOF) -> ImpliedAzimuth:
     """Monte Carlo of the shadow's ground azimuth over image angle and camera uncertainty.
 
-    Each draw takes the image direction ~ N(direction, sigma), heading ~
+    Each draw takes the image direction from a Student t with ``direction_dof``
+    degrees of freedom around ``direction_deg``, scaled so that +-sigma holds
+    68.27 % of the draws (``None``: a normal), heading ~
     N(heading, sigma), roll ~ N(roll, sigma), down-tilt and focal length from
     their range (uniform) or sigma (normal), and maps the direction to the
     ground. Draws whose ray misses the ground are dropped (the measurement says
@@ -414,8 +436,7 @@ def implied_ground_azimuth(direction_deg: float, direction_sigma_deg: float, cam
     """
     nominal = image_direction_to_ground_azimuth(direction_deg, camera, at_px)
     rng = np.random.default_rng(seed)
-    theta = rng.normal(direction_deg, direction_sigma_deg, n_draws) if direction_sigma_deg > 0 \
-        else np.full(n_draws, float(direction_deg))
+    theta = _direction_draws(rng, direction_deg, direction_sigma_deg, direction_dof, n_draws)
     heading = _draw(rng, camera.heading_deg, camera.heading_sigma_deg, None, n_draws)
     pitch = _draw(rng, camera.pitch_deg, camera.pitch_sigma_deg, camera.pitch_range_deg, n_draws)
     roll = _draw(rng, camera.roll_deg, camera.roll_sigma_deg, None, n_draws)
@@ -581,7 +602,8 @@ def time_windows(lat: float, lon: float, start_utc: datetime, end_utc: datetime,
                  upper_bound_utc: Optional[datetime] = None, min_elevation_deg: float = 2.0,
                  coverage: float = 0.95, sigma_coverage: float = 0.6827, seed: int = 0,
                  edge_tolerance_s: float = 5.0, window_samples: int = 241, min_valid_share: float = 0.5,
-                 at_px: Optional[tuple[float, float]] = None) -> list[Window]:
+                 at_px: Optional[tuple[float, float]] = None,
+                 direction_dof: Optional[float] = DIRECTION_ERROR_DOF) -> list[Window]:
     """UTC intervals in which the sun explains a measured image shadow direction.
 
     The image direction (with 1-sigma ``direction_sigma_deg``) is mapped onto
@@ -616,6 +638,9 @@ def time_windows(lat: float, lon: float, start_utc: datetime, end_utc: datetime,
         See :class:`SolarParams`.
     at_px : (x, y), optional
         Pixel of the caster's base if not the image centre.
+    direction_dof : float or None
+        Tails of the direction error: Student t with this many degrees of
+        freedom (``None``: normal). See :func:`implied_ground_azimuth`.
 
     Returns
     -------
@@ -623,7 +648,7 @@ def time_windows(lat: float, lon: float, start_utc: datetime, end_utc: datetime,
         In time order (empty: no time in the range fits).
     """
     implied = implied_ground_azimuth(image_direction_deg, direction_sigma_deg, camera, n_draws, coverage, seed,
-                                     min_valid_share, at_px)
+                                     min_valid_share, at_px, direction_dof=direction_dof)
     return windows_for_azimuth(lat, lon, start_utc, end_utc, implied, step_s=step_s,
                                min_elevation_deg=min_elevation_deg, edge_tolerance_s=edge_tolerance_s,
                                sigma_coverage=sigma_coverage, window_samples=window_samples,
@@ -761,7 +786,8 @@ def check_filmed_at(claim: Any, segment_shadow: Any, image_width: int, image_hei
     try:
         camera = camera_from_claim(claim, image_width, image_height, params)
         implied = implied_ground_azimuth(float(direction), float(sigma or 0.0), camera, params.n_draws,
-                                         params.interval_coverage, params.seed, params.min_valid_draw_share)
+                                         params.interval_coverage, params.seed, params.min_valid_draw_share,
+                                         direction_dof=params.direction_error_dof)
     except (SolarGeometryError, ValueError) as exc:
         out["evidence"] = f"camera geometry unusable: {' '.join(str(exc).split())}"
         return out

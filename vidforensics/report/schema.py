@@ -159,7 +159,9 @@ class Shadow(_Model):
     """
 
     direction_deg: Optional[float] = None
-    uncertainty_deg: Optional[float] = Field(None, description="1 sigma")
+    uncertainty_deg: Optional[float] = Field(
+        None, description="1 sigma, calibrated to hold the truth ~68 % of the time; the errors have heavier "
+                          "tails than a normal: +-2.3 sigma holds 95 % (Student t, 5 degrees of freedom)")
     confidence: float = Field(0.0, ge=0.0, le=1.0)
     cues: int = Field(0, description="caster/shadow pairs and shadow lines used")
     frames_used: list[int] = Field(default_factory=list,

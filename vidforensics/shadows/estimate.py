@@ -89,12 +89,13 @@ class ShadowParams(BaseModel):
     sigma_floor_px: float             # systematic floor (pixel grid, blur), px across the cues' median length ...
     sigma_few_lines_px: float         # ... and per 1/sqrt(inliers) (small samples understate spread), added in quadrature
     max_sigma_deg: float              # a direction less certain than this (1-sigma) is not claimed
+    sigma_calibration: float          # stated sigma = this x the fitted one (measured: 1 sigma then holds ~68 %)
     sigma_model_share: float          # parallel fits: this share of the gap to the finite-VP centre direction
     conf_cue_scale: float             # oriented cues at which confidence saturates (1 - e^-n/scale)
     conf_sigma_deg: float             # uncertainty at which confidence halves
     max_confidence_ambiguous: float   # confidence cap when no direction is claimed
     # Several frames of a segment
-    combine_outlier_sigma: float      # frames farther than this many sigmas from the median are dropped
+    combine_outlier_sigma: float      # frames farther than this many (stated) sigmas from the median are dropped
     combine_outlier_min_deg: float    # ... but never closer than this many degrees
     combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
     combine_min_kept_frac: float      # more than this share of the voting frames must agree
@@ -1477,6 +1478,10 @@ def _final_estimate(g, lines, v, inl, finite, sign, n_in, support, norm, centre,
         return _none(f"shadow direction too uncertain ({sigma:.0f} deg 1-sigma)",
                      min(0.1, params.max_confidence_ambiguous), method)
     conf = support / (1.0 + (sigma / params.conf_sigma_deg) ** 2)
+    # The fitted sigma over-covers: on 523 frames of ray-cast shots the truth lay within it 79-84 %
+    # of the time and the errors were 0.74-0.76 of it at the 68th percentile. The stated 1 sigma is
+    # calibrated to that (docs/shadows.md, "Calibration"); the decisions above keep the fitted one.
+    sigma *= params.sigma_calibration
     vp = None
     if finite and abs(v[2]) > 1e-9:
         vp = (float((v[0] / v[2] * norm + centre[0]) / scale), float((v[1] / v[2] * norm + centre[1]) / scale))
@@ -1510,8 +1515,8 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
 
     Frames of one shot share the scene, so their errors are largely common: of
     the per-frame uncertainty only the share ``1 - combine_frame_correlation``
-    averages down over the frames; the spread between frames is added (as the
-    standard error of the median).
+    averages down over the frames; where the frames scatter more than that
+    share, their scatter stands for it.
     Frames far from the circular median (moving shadows, a passing object,
     a mis-detection) are dropped; if too few agree, no direction is given.
     A frame whose cues contradicted each other (``contested``) counts as a
@@ -1543,9 +1548,11 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
         return _none(f"per-frame directions spread {spread:.0f} deg", params.max_confidence_ambiguous, method,
                      contested=True)
     # A frame's error is part common to the shot (the same casters, the same geometry) and part its
-    # own (noise, shake, compression): only the own part averages down over the frames.
+    # own (noise, shake, compression): only the own part averages down over the frames. The frames'
+    # scatter measures that own part: it replaces the model's share when larger (adding both
+    # over-covered: 1 sigma held 78 % of 129 shots, 72 % this way; docs/shadows.md, "Calibration").
     n, s0, rho = int(keep.sum()), float(np.median(sig[keep])), params.combine_frame_correlation
-    sigma = math.sqrt(s0 ** 2 * (rho + (1.0 - rho) / n) + spread ** 2 / n)
+    sigma = math.sqrt(s0 ** 2 * rho + max(s0 ** 2 * (1.0 - rho), spread ** 2) / n)
     # Agreement share scales the typical frame's confidence: dropped and contested frames are doubt.
     conf = float(np.median([e.confidence for e, k in zip(ok, keep) if k])) * keep.sum() / voters
     cues = [c for e, k in zip(ok, keep) if k for c in e.cues]
