@@ -298,7 +298,7 @@ def test_rays_split_both_ways_along_one_axis_claim_nothing(params, monkeypatch):
     assert inl.sum() == 4
     import vidforensics.shadows.estimate as E
     # the decision taken after the fit, on these rays (the ray finder is tested on pictures above)
-    monkeypatch.setattr(E, "_pole_rays", lambda frame, p: (lines, 1.0, (320.0, 240.0)))
+    monkeypatch.setattr(E, "_pole_rays", lambda frame, p, **kw: (lines, 1.0, (320.0, 240.0)))
     est = _pole_estimate(E._prepare(np.zeros((480, 640, 3), np.uint8), params), params)
     assert est.direction_deg is None and "which way" in est.reason and est.contested
 
@@ -600,3 +600,45 @@ def test_a_vanishing_point_fitted_on_a_row():
     rows = np.cross(np.c_[p, np.ones(len(p))], np.c_[p + [1.0, 0.0], np.ones(len(p))])
     v = _fit_vp_on_row(rows, np.ones(len(p)), -0.9)
     assert abs(v[2]) < 1e-9 and abs(v[1]) < 1e-9
+
+
+def _mixed_scene(angles: list[float], seed: int = 0, w: int = 640, h: int = 480) -> np.ndarray:
+    """Poles on grainy ground, pole i casting its thin shadow at ``angles[i]`` (degrees)."""
+    rng = np.random.default_rng(seed)
+    img = _ground(rng, w, h, False)
+    shade = np.ones((h, w), np.float32)
+    poles = []
+    for k, ang in enumerate(angles):
+        # spread over a grid so that no stripe runs into another pole
+        x = (0.1 + 0.8 * (k % 5) / 4 + rng.uniform(-0.03, 0.03)) * w
+        y = (0.35 + 0.5 * (k // 5) / max(1, (len(angles) - 1) // 5) + rng.uniform(-0.03, 0.03)) * h
+        height = rng.uniform(0.12, 0.2) * h
+        a = math.radians(ang)
+        tip = (x + 0.5 * height * math.cos(a), y + 0.5 * height * math.sin(a))
+        cv2.line(shade, (round(x * 16), round(y * 16)), (round(tip[0] * 16), round(tip[1] * 16)), 0.0, 3,
+                 cv2.LINE_AA, 4)
+        poles.append((x, y, height))
+    img = img * (1.0 - 0.58 * (1.0 - shade)[..., None]) * np.where(shade[..., None] < 1, np.array([0.95, 1.0, 1.08]), 1.0)
+    for x, y, height in poles:
+        cv2.line(img, (round(x * 16), round(y * 16)), (round(x * 16), round((y - height) * 16)),
+                 (70.0, 72.0, 78.0), 3, cv2.LINE_AA, 4)
+    img = cv2.GaussianBlur(img, (0, 0), 0.6)
+    return np.clip(img + rng.normal(0, 2.0, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_feet_that_support_one_direction_outvote_scattered_rays(params):
+    """Five poles cast their shadows at 35 deg and ten other "feet" have dark stripes in ten other
+    directions, 20 deg apart: the rays alone are no majority, but five feet support 35 deg and no
+    other direction is supported by more than one or two. The guided fit claims 35 deg, with the
+    fit's sigma widened (guided_sigma_scale). Scattered stripes alone are never guided."""
+    junk = [125.0, 145.0, 165.0, 185.0, 205.0, 225.0, 300.0, 320.0, 340.0, 0.0]   # none near a pole's axis
+    img = _mixed_scene([35.0] * 5 + junk, seed=3)
+    plain = estimate_shadow_direction(img, params.model_copy(update={"guided_min_support": 0}))
+    assert plain.direction_deg is None and plain.contested, plain
+    guided = estimate_shadow_direction(img, params)
+    assert guided.direction_deg is not None and "guided" in guided.method, guided
+    assert _err(guided.direction_deg, 35.0) <= max(3.0, 2 * guided.uncertainty_deg)
+    unscaled = estimate_shadow_direction(img, params.model_copy(update={"guided_sigma_scale": 1.0}))
+    assert guided.uncertainty_deg == pytest.approx(params.guided_sigma_scale * unscaled.uncertainty_deg)
+    scattered = estimate_shadow_direction(_mixed_scene(junk, seed=4), params)
+    assert scattered.direction_deg is None, scattered
