@@ -1406,6 +1406,47 @@ def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     return est
 
 
+def _support_hypotheses(feet: np.ndarray, near: np.ndarray, cm: np.ndarray, ca: np.ndarray, th: np.ndarray,
+                        cc: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shadow-direction hypotheses from the stripes ``(cm, ca)`` (foot, angle index) and how many
+    feet support each (``near``: (M, A), a stripe within the tolerance of each angle).
+
+    Returns the direction at the centre ``cc`` (degrees), the support, and the vanishing point
+    with its sign (+1: the shadows run towards it; NaN for a parallel hypothesis), per hypothesis.
+    """
+    M, A = near.shape
+    step = 360.0 / A
+    U = np.stack([np.cos(th), np.sin(th)], 1)
+    # parallel hypotheses: one image angle everywhere
+    par = np.unique(ca)
+    hyp_dir = [par * step]                               # direction at the centre, degrees
+    hyp_sup = [near[:, par].sum(0)]
+    hyp_vp = [np.full((len(par), 3), np.nan)]
+    # vanishing points where two stripes from different feet meet, both running towards it or away
+    i, j = np.triu_indices(len(cm), 1)
+    i, j = i[cm[i] != cm[j]], j[cm[i] != cm[j]]
+    ui, uj, d = U[ca[i]], U[ca[j]], feet[cm[j]] - feet[cm[i]]
+    den = ui[:, 0] * uj[:, 1] - ui[:, 1] * uj[:, 0]
+    t = (d[:, 0] * uj[:, 1] - d[:, 1] * uj[:, 0]) / np.where(den == 0, 1.0, den)
+    s_ = (d[:, 0] * ui[:, 1] - d[:, 1] * ui[:, 0]) / np.where(den == 0, 1.0, den)
+    good = (np.abs(den) > math.sin(math.radians(params.guided_min_cross_deg))) & (np.sign(t) == np.sign(s_))
+    if good.any():
+        vp = feet[cm[i[good]]] + t[good, None] * ui[good]
+        sign = np.sign(t[good])                          # +1: the shadows run towards the point
+        at = np.degrees(np.arctan2(vp[:, None, 1] - feet[None, :, 1], vp[:, None, 0] - feet[None, :, 0]))
+        at = np.where(sign[:, None] > 0, at, at + 180.0) % 360.0
+        sup = near[np.arange(M)[None, :], np.round(at / step).astype(int) % A].sum(1)
+        # a point on a foot predicts nothing there
+        sup = np.where((np.hypot(*(vp[:, None] - feet[None]).transpose(2, 0, 1)) > params.guided_vp_clear_px).all(1),
+                       sup, 0)
+        c = np.degrees(np.arctan2(vp[:, 1] - cc[1], vp[:, 0] - cc[0]))
+        pool = np.argsort(-sup, kind="stable")[:params.guided_vp_pool]
+        hyp_dir.append((np.where(sign > 0, c, c + 180.0) % 360.0)[pool])
+        hyp_sup.append(sup[pool])
+        hyp_vp.append(np.column_stack([vp, sign])[pool])
+    return np.concatenate(hyp_dir), np.concatenate(hyp_sup), np.concatenate(hyp_vp)
+
+
 def _guided_estimate(frame: _Frame, scan: _RayScan, centre: tuple[float, float], sky: bool,
                      params: ShadowParams) -> ShadowEstimate:
     """The direction most caster feet have a stripe along, for a frame whose rays gave none.
@@ -1439,35 +1480,7 @@ def _guided_estimate(frame: _Frame, scan: _RayScan, centre: tuple[float, float],
         top = np.argsort(-st.L[cm, ca], kind="stable")[:params.guided_max_rays]
         cm, ca = cm[np.sort(top)], ca[np.sort(top)]
     cc = np.array(centre, np.float32)
-    U = np.stack([np.cos(th), np.sin(th)], 1)
-    # parallel hypotheses: one image angle everywhere
-    par = np.unique(ca)
-    hyp_dir = [par * step]                               # direction at the centre, degrees
-    hyp_sup = [near[:, par].sum(0)]
-    hyp_vp = [np.full((len(par), 3), np.nan)]
-    # vanishing points where two stripes from different feet meet, both running towards it or away
-    i, j = np.triu_indices(len(cm), 1)
-    i, j = i[cm[i] != cm[j]], j[cm[i] != cm[j]]
-    ui, uj, d = U[ca[i]], U[ca[j]], feet[cm[j]] - feet[cm[i]]
-    den = ui[:, 0] * uj[:, 1] - ui[:, 1] * uj[:, 0]
-    t = (d[:, 0] * uj[:, 1] - d[:, 1] * uj[:, 0]) / np.where(den == 0, 1.0, den)
-    s_ = (d[:, 0] * ui[:, 1] - d[:, 1] * ui[:, 0]) / np.where(den == 0, 1.0, den)
-    good = (np.abs(den) > math.sin(math.radians(params.guided_min_cross_deg))) & (np.sign(t) == np.sign(s_))
-    if good.any():
-        vp = feet[cm[i[good]]] + t[good, None] * ui[good]
-        sign = np.sign(t[good])                          # +1: the shadows run towards the point
-        at = np.degrees(np.arctan2(vp[:, None, 1] - feet[None, :, 1], vp[:, None, 0] - feet[None, :, 0]))
-        at = np.where(sign[:, None] > 0, at, at + 180.0) % 360.0
-        sup = near[np.arange(M)[None, :], np.round(at / step).astype(int) % A].sum(1)
-        # a point on a foot predicts nothing there
-        sup = np.where((np.hypot(*(vp[:, None] - feet[None]).transpose(2, 0, 1)) > params.guided_vp_clear_px).all(1),
-                       sup, 0)
-        c = np.degrees(np.arctan2(vp[:, 1] - cc[1], vp[:, 0] - cc[0]))
-        pool = np.argsort(-sup, kind="stable")[:params.guided_vp_pool]
-        hyp_dir.append((np.where(sign > 0, c, c + 180.0) % 360.0)[pool])
-        hyp_sup.append(sup[pool])
-        hyp_vp.append(np.column_stack([vp, sign])[pool])
-    dirs, sup, vps = np.concatenate(hyp_dir), np.concatenate(hyp_sup), np.concatenate(hyp_vp)
+    dirs, sup, vps = _support_hypotheses(feet, near, cm, ca, th, cc, params)
     b = int(np.argmax(sup))
     apart = np.abs(_ang(dirs, float(dirs[b]))) >= params.ray_rival_sep_deg
     rival = int(sup[apart].max()) if apart.any() else 0
