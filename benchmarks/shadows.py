@@ -249,10 +249,9 @@ def score_rows(scenes: list[dict], results: dict[int, dict]) -> tuple[list[dict]
 
 def _t95_over_sigma() -> float:
     """Half-width of the stated 95 % interval in stated sigmas (Student t of vidforensics.solar)."""
-    from scipy.special import stdtrit
+    from vidforensics.solar import direction_interval_sigmas
 
-    from vidforensics.solar import DIRECTION_ERROR_DOF as dof
-    return float(stdtrit(dof, 0.975) / stdtrit(dof, 0.5 + 0.6827 / 2.0))
+    return direction_interval_sigmas(0.95)
 
 
 def _render(job: tuple) -> tuple:

@@ -21,6 +21,7 @@ from vidforensics.solar import (
     azimuth_rate_deg_per_min,
     check_filmed_at,
     delta_time_for_delta_azimuth,
+    direction_interval_sigmas,
     ground_azimuth_to_image_direction,
     image_direction_to_ground_azimuth,
     implied_ground_azimuth,
@@ -189,7 +190,8 @@ def test_direction_error_has_the_measured_heavy_tails():
         assert np.mean(d <= 2.0) == pytest.approx(0.6827, abs=0.01)
         half[dof] = np.percentile(d, 95) / 2.0
     assert half[None] == pytest.approx(1.96, abs=0.05)
-    assert half[5.0] == pytest.approx(2.57 / 1.11, abs=0.06)
+    assert half[5.0] == pytest.approx(direction_interval_sigmas(0.95), abs=0.06)
+    assert direction_interval_sigmas(0.95) == pytest.approx(2.571 / 1.111, abs=0.01)
 
 
 # ----------------------------------------------------------------- chronolocation

@@ -402,6 +402,18 @@ def _draw(rng: np.random.Generator, nominal: float, sigma: float, rng_range: Opt
     return np.full(n, float(nominal))
 
 
+def _t_quantile(dof: float, p: float) -> float:
+    from scipy.special import stdtrit  # the Student-t quantile; scipy comes with scikit-image
+
+    return float(stdtrit(dof, p))
+
+
+def direction_interval_sigmas(coverage: float, dof: float = DIRECTION_ERROR_DOF) -> float:
+    """Half-width, in stated sigmas, of the central ``coverage`` interval of a shadow direction's
+    error (Student t with ``dof`` degrees of freedom whose +-1 sigma holds 68.27 %): 2.31 for 95 %."""
+    return _t_quantile(dof, 0.5 + coverage / 2.0) / _t_quantile(dof, 0.5 + 0.6827 / 2.0)
+
+
 def _direction_draws(rng: np.random.Generator, direction_deg: float, sigma_deg: float, dof: Optional[float],
                      n: int) -> np.ndarray:
     """Image-direction draws: normal, or Student t scaled so that +-sigma holds 68.27 % of them."""
@@ -409,9 +421,7 @@ def _direction_draws(rng: np.random.Generator, direction_deg: float, sigma_deg: 
         return np.full(n, float(direction_deg))
     if dof is None:
         return rng.normal(direction_deg, sigma_deg, n)
-    from scipy.special import stdtrit  # the t quantile; scipy comes with scikit-image
-
-    return direction_deg + sigma_deg * rng.standard_t(dof, n) / float(stdtrit(dof, 0.5 + 0.6827 / 2.0))
+    return direction_deg + sigma_deg * rng.standard_t(dof, n) / _t_quantile(dof, 0.5 + 0.6827 / 2.0)
 
 
 def implied_ground_azimuth(direction_deg: float, direction_sigma_deg: float, camera: CameraModel,
