@@ -150,6 +150,18 @@ def test_combine_averages_down_only_the_frames_own_share_of_the_error(params):
     assert scattered.uncertainty_deg == pytest.approx(math.sqrt(0.5 + (32.0 / 3) / 3))
 
 
+def test_one_guided_frame_alone_is_no_shots_direction(params):
+    """A direction from the feet's support alone (guided) errs more often: one such frame does
+    not make a shot's direction, two agreeing do, and so does one beside a plain frame."""
+    guided = ShadowEstimate(40.0, 2.0, 0.6, "t", guided=True)
+    too_few = ShadowEstimate(None, None, 0.1, "t", reason="too few pole shadows")
+    alone = combine_estimates([guided, too_few, too_few], params)
+    assert alone.direction_deg is None and "guided" in alone.reason
+    assert combine_estimates([guided, guided, too_few], params).direction_deg == pytest.approx(40.0)
+    plain = ShadowEstimate(41.0, 2.0, 0.6, "t")
+    assert combine_estimates([guided, plain], params).direction_deg is not None
+
+
 def test_combine_wraps_around_zero(params):
     frames = [ShadowEstimate(d, 1.0, 0.8, "t") for d in (358.0, 359.0, 1.0, 2.0)]
     out = combine_estimates(frames, params)

@@ -99,6 +99,7 @@ class ShadowParams(BaseModel):
     combine_outlier_min_deg: float    # ... but never closer than this many degrees
     combine_max_spread_deg: float     # kept frames' spread beyond this: no segment direction
     combine_min_kept_frac: float      # more than this share of the voting frames must agree
+    combine_guided_min_frames: int    # a shot whose kept frames are all guided needs this many of them
     combine_frame_correlation: float  # correlation of two frames' errors within one shot (1: all common)
     # Structure axes (box buildings, roads, windows: the man-made grid)
     axis_min_share: float             # an orientation holding this share of all segment length is a structure axis
@@ -192,6 +193,7 @@ class ShadowEstimate:
     vanishing_point: tuple[float, float] | None = None
     reason: str | None = None         # why direction_deg is None
     contested: bool = False           # ... because the cues found contradict each other (not merely too few)
+    guided: bool = False              # the direction came from the feet's support alone (_guided_estimate)
 
 
 # --------------------------------------------------------------------------- segments
@@ -1516,7 +1518,7 @@ def _guided_estimate(frame: _Frame, scan: _RayScan, centre: tuple[float, float],
                     f"{method} ({int(sup[b])} feet, rival {rival})")
     if est.direction_deg is None:
         return est
-    return replace(est, uncertainty_deg=est.uncertainty_deg * params.guided_sigma_scale)
+    return replace(est, uncertainty_deg=est.uncertainty_deg * params.guided_sigma_scale, guided=True)
 
 
 def _pole_from_lines(lines: _Lines | None, centre: tuple[float, float], scale: float, sky: bool,
@@ -1689,6 +1691,9 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
         why = f"; {contested} found shadows that contradict each other" if contested else ""
         return _none(f"per-frame directions disagree ({keep.sum()} of {voters} frames agree{why})",
                      params.max_confidence_ambiguous, method, contested=True)
+    if keep.sum() < params.combine_guided_min_frames and all(e.guided for e, k in zip(ok, keep) if k):
+        return _none("only one frame gave a direction, and only from the feet's support (guided)",
+                     params.max_confidence_ambiguous, method)
     dev = _ang(deg[keep], med)
     centre = (med + float(np.average(dev, weights=1.0 / sig[keep] ** 2))) % 360.0
     spread = float(np.sqrt(np.mean(_ang(deg[keep], centre) ** 2)))
