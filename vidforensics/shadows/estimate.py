@@ -31,6 +31,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -252,6 +253,11 @@ class _Frame:
     scale: float         # working px per frame px
     grey: np.ndarray     # uint8 grey of ``work``
     seg: np.ndarray      # LSD segments as long as the shortest any cue keeps; each cue keeps its own
+
+    @cached_property
+    def greyf(self) -> np.ndarray:
+        """``grey`` as float32 (the stripes' angle fit), converted once however many cues use it."""
+        return self.grey.astype(np.float32)
 
 
 def _prepare(rgb: np.ndarray, params: ShadowParams) -> _Frame:
@@ -1327,6 +1333,24 @@ def _ray_scan(frame: _Frame, params: ShadowParams) -> _RayScan | None:
     return _RayScan(feet, ups, th, _stripe_lengths(frame.work, feet, ups, u, params))
 
 
+def _stripe_rays(frame: _Frame, scan: _RayScan, ms: np.ndarray, angle_idx: np.ndarray,
+                 params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """The stripes of feet ``ms`` along ray angles ``angle_idx`` as rays foot -> tip (working px):
+    ends, lengths and kinds, each angle refined by ``_stripe_angle``, a stripe found again from
+    its pole's other flank counted once (``_distinct_rays``)."""
+    ps, qs, ws, ks = [], [], [], []
+    for m, a in zip(ms, angle_idx):
+        tip = float(scan.st.r[int(scan.st.L[m, a]) - 1])
+        ang = _stripe_angle(frame.greyf, scan.feet[m], float(scan.th[a]), tip, params)
+        ps.append(scan.feet[m])
+        qs.append(scan.feet[m] + tip * np.array([math.cos(ang), math.sin(ang)], np.float32))
+        ws.append(tip)
+        ks.append(RAY_KIND_NAMES[int(scan.st.kind[m, a])])
+    p, q = np.array(ps, np.float32).reshape(-1, 2), np.array(qs, np.float32).reshape(-1, 2)
+    keep = _distinct_rays(p, q, params)
+    return p[keep], q[keep], np.array(ws, float)[keep], [k for k, x in zip(ks, keep) if x]
+
+
 def _pole_rays(frame: _Frame, params: ShadowParams,
                scan: _RayScan | None = None) -> tuple[_Lines | None, float, tuple[float, float]]:
     """Pole-shadow stripes leaving the foot of vertical casters, as oriented lines (centred coords).
@@ -1337,33 +1361,19 @@ def _pole_rays(frame: _Frame, params: ShadowParams,
     second direction is nearly as long. The direction is refined by a line fit through the
     stripe's darkest points. ``scan``: ``_ray_scan(frame, params)``, if already done.
     """
-    scale, grey = frame.scale, frame.grey
+    scale = frame.scale
     h, w = frame.work.shape[:2]
     centre = ((w - 1) / 2.0, (h - 1) / 2.0)
     scan = _ray_scan(frame, params) if scan is None else scan
     if scan is None:
         return None, scale, centre
-    feet, th, st = scan.feet, scan.th, scan.st
-    keep, best, Lb = _foot_shadows(st.L, w, params)
+    keep, best, _ = _foot_shadows(scan.st.L, w, params)
     if not keep.any():
         return None, scale, centre
-    greyf = grey.astype(np.float32)
-    ps, qs, ws, ks = [], [], [], []
-    for m in np.flatnonzero(keep):
-        a, nl = best[m], int(Lb[m])
-        tip_r = float(st.r[nl - 1])
-        ang = _stripe_angle(greyf, feet[m], float(th[a]), tip_r, params)
-        foot = feet[m]
-        ps.append(foot)
-        qs.append(foot + tip_r * np.array([math.cos(ang), math.sin(ang)], np.float32))
-        ws.append(tip_r)
-        ks.append(RAY_KIND_NAMES[int(st.kind[m, a])])
-    keep_ray = _distinct_rays(np.array(ps), np.array(qs), params)
-    edge = _edge_support(np.array(ps), np.array(qs), frame.seg, params)[keep_ray]
+    ms = np.flatnonzero(keep)
+    p, q, ws, ks = _stripe_rays(frame, scan, ms, best[ms], params)
     cc = np.array(centre, np.float32)
-    p, q = np.array(ps)[keep_ray] - cc, np.array(qs)[keep_ray] - cc
-    lines = _Lines(p, q, np.array(ws, float)[keep_ray], np.zeros(len(p), int), np.array(ks)[keep_ray].tolist(), [],
-                   edge)
+    lines = _Lines(p - cc, q - cc, ws, np.zeros(len(p), int), ks, [], _edge_support(p, q, frame.seg, params))
     return lines, scale, centre
 
 
@@ -1429,8 +1439,9 @@ def _support_hypotheses(feet: np.ndarray, near: np.ndarray, cm: np.ndarray, ca: 
     i, j = i[cm[i] != cm[j]], j[cm[i] != cm[j]]
     ui, uj, d = U[ca[i]], U[ca[j]], feet[cm[j]] - feet[cm[i]]
     den = ui[:, 0] * uj[:, 1] - ui[:, 1] * uj[:, 0]
-    t = (d[:, 0] * uj[:, 1] - d[:, 1] * uj[:, 0]) / np.where(den == 0, 1.0, den)
-    s_ = (d[:, 0] * ui[:, 1] - d[:, 1] * ui[:, 0]) / np.where(den == 0, 1.0, den)
+    safe = np.where(den == 0, 1.0, den)
+    t = (d[:, 0] * uj[:, 1] - d[:, 1] * uj[:, 0]) / safe
+    s_ = (d[:, 0] * ui[:, 1] - d[:, 1] * ui[:, 0]) / safe
     good = (np.abs(den) > math.sin(math.radians(params.guided_min_cross_deg))) & (np.sign(t) == np.sign(s_))
     if good.any():
         vp = feet[cm[i[good]]] + t[good, None] * ui[good]
@@ -1495,25 +1506,17 @@ def _guided_estimate(frame: _Frame, scan: _RayScan, centre: tuple[float, float],
         pred = np.degrees(np.arctan2(vps[b, 1] - feet[:, 1], vps[b, 0] - feet[:, 0]))
         pred = np.where(vps[b, 2] > 0, pred, pred + 180.0) % 360.0
     idx = np.round(pred / step).astype(int) % A
-    greyf = frame.grey.astype(np.float32)
-    ps, qs, ws, ks = [], [], [], []
-    for m in range(M):
+    ms, picks = [], []
+    for m in range(M):      # each foot's longest stripe within the tolerance of the prediction
         cand = [(idx[m] + k) % A for k in range(-params.guided_tol_steps, params.guided_tol_steps + 1)]
         cand = [a for a in cand if ok[m, a]]
-        if not cand:
-            continue
-        a = max(cand, key=lambda a: st.L[m, a])
-        tip = float(st.r[int(st.L[m, a]) - 1])
-        ang = _stripe_angle(greyf, feet[m], float(th[a]), tip, params)
-        ps.append(feet[m])
-        qs.append(feet[m] + tip * np.array([math.cos(ang), math.sin(ang)], np.float32))
-        ws.append(tip)
-        ks.append(RAY_KIND_NAMES[int(st.kind[m, a])])
-    keep = _distinct_rays(np.array(ps), np.array(qs), params)
-    if keep.sum() < params.guided_min_support:
+        if cand:
+            ms.append(m)
+            picks.append(max(cand, key=lambda a: st.L[m, a]))
+    p, q, ws, ks = _stripe_rays(frame, scan, np.array(ms, int), np.array(picks, int), params)
+    if len(p) < params.guided_min_support:
         return _none("too few distinct supporting stripes", min(0.1, params.max_confidence_ambiguous), method)
-    lines = _Lines(np.array(ps)[keep] - cc, np.array(qs)[keep] - cc, np.array(ws, float)[keep],
-                   np.zeros(int(keep.sum()), int), np.array(ks)[keep].tolist(), [])
+    lines = _Lines(p - cc, q - cc, ws, np.zeros(len(p), int), ks, [])
     est = _pole_fit(lines, centre, frame.scale, sky, params,
                     f"{method} ({int(sup[b])} feet, rival {rival})")
     if est.direction_deg is None:
