@@ -1318,7 +1318,6 @@ class _RayScan:
     """Rays from every caster foot in every direction (``_stripe_lengths``), working px."""
 
     feet: np.ndarray     # (M, 2)
-    ups: np.ndarray      # (M, 2) caster directions, up
     th: np.ndarray       # (A,) ray angles, radians
     st: _Stripes
 
@@ -1330,7 +1329,7 @@ def _ray_scan(frame: _Frame, params: ShadowParams) -> _RayScan | None:
         return None
     th = np.radians(np.arange(0.0, 360.0, params.ray_step_deg)).astype(np.float32)
     u = np.broadcast_to(np.stack([np.cos(th), np.sin(th)], 1), (len(feet), len(th), 2))
-    return _RayScan(feet, ups, th, _stripe_lengths(frame.work, feet, ups, u, params))
+    return _RayScan(feet, th, _stripe_lengths(frame.work, feet, ups, u, params))
 
 
 def _stripe_rays(frame: _Frame, scan: _RayScan, ms: np.ndarray, angle_idx: np.ndarray,
