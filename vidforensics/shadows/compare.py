@@ -72,6 +72,7 @@ class CompareParams(BaseModel):
     change_width: int            # the change test compares pictures at most this wide (its pixel counts are at this scale)
     change_min_log_ratio: float  # a pixel changed: |log| brightness change beyond every neighbour's (0.1 ~ 10 %)
     change_tolerance_px: int     # neighbourhood radius (pixels of the compared picture) for misregistration
+    change_confirm_tolerance_px: int  # "unchanged" must also hold at this radius (a turn of short shadows moves them 1-2 px)
     change_tone_bins: int        # tone-curve match between the two pictures: bins per channel
     change_max_chroma_spread: float  # max spread of the per-channel log changes (a shadow dims all alike)
     change_shadow_ratio_max: float   # a shadow pixel: at most this share of the brightest pixel nearby
@@ -127,6 +128,9 @@ class ShadowChange:
     vanished_px: int             # in shadow in the earlier segment only
     changed_places: int
     tolerance_px: int
+    strict_changed_places: int   # the same count at change_confirm_tolerance_px ...
+    strict_changed_px: int       # ... and the pixels changed there
+    strict_tolerance_px: int
     appeared: np.ndarray         # masks in the compared picture (for the evidence picture)
     vanished: np.ndarray
     picture: np.ndarray          # the compared picture (RGB), at most change_width wide
@@ -136,6 +140,10 @@ class ShadowChange:
     def changed_share(self) -> float:
         return (self.appeared_px + self.vanished_px) / max(1, self.shadow_px)
 
+    @property
+    def strict_changed_share(self) -> float:
+        return self.strict_changed_px / max(1, self.shadow_px)
+
     def verdict(self, params: CompareParams) -> str | None:
         """consistent / inconsistent / inconclusive; None when nothing changed but there are too few
         shadows for that to mean anything."""
@@ -144,8 +152,12 @@ class ShadowChange:
             return "inconsistent"
         if self.shadow_places < params.change_min_shadow_places:
             return None     # too few shadows for "nothing moved" to mean anything
+        # no changed place at the tight tolerance either: under a high sun a 10-27 deg turn moved
+        # short shadows by 1-2 px, inside change_tolerance_px, and such pairs read "consistent"
+        # (places, not pixels: misregistration scatters single pixels at the tight tolerance)
         if (self.changed_places <= params.change_same_max_places
-                and self.changed_share <= params.change_same_max_share):
+                and self.changed_share <= params.change_same_max_share
+                and self.strict_changed_places <= params.change_same_max_places):
             return "consistent"
         return "inconclusive"
 
@@ -154,7 +166,8 @@ class ShadowChange:
                 "shadow_px": self.shadow_px, "shadow_places": self.shadow_places,
                 "appeared_px": self.appeared_px, "vanished_px": self.vanished_px,
                 "changed_share": round(self.changed_share, 5), "changed_places": self.changed_places,
-                "tolerance_px": self.tolerance_px}
+                "tolerance_px": self.tolerance_px, "strict_changed_share": round(self.strict_changed_share, 5),
+                "strict_changed_places": self.strict_changed_places, "strict_tolerance_px": self.strict_tolerance_px}
 
 
 def _places(mask: np.ndarray, gap: int, min_px: int) -> int:
@@ -224,30 +237,40 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     if cover.sum() < 100:
         empty = np.zeros((h, w), bool)
         return ShadowChange(ref_seg, int(cover.sum()), 0, 0, 0, 0, 0, params.change_tolerance_px,
-                            empty, empty, ref, M)
+                            0, 0, params.change_confirm_tolerance_px, empty, empty, ref, M)
     lm = _tone_matched(lr, lw, cover, params.change_tone_bins)     # ref in the warped picture's tones
-    k = np.ones((2 * params.change_tolerance_px + 1,) * 2, np.uint8)
-    tau = params.change_min_log_ratio
-    darker = ((lw - cv2.erode(lm, k)) < -tau).all(-1)       # darker than every nearby pixel of ref
-    brighter = ((lw - cv2.dilate(lm, k)) > tau).all(-1)
     d = lw - lm
     gain_only = (d.max(-1) - d.min(-1)) <= params.change_max_chroma_spread
     rel_ref, rel_mov = relative_brightness(sr, params), relative_brightness(sw, params)
     s_ref = (rel_ref <= params.change_shadow_ratio_max) & cover
     s_mov = (rel_mov <= params.change_shadow_ratio_max) & cover
-    opening = np.ones((2, 2), np.uint8)
-    darker = cv2.morphologyEx((darker & gain_only & s_mov & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
-    brighter = cv2.morphologyEx((brighter & gain_only & s_ref & cover).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
+
+    def changed(tolerance_px: int) -> tuple[np.ndarray, np.ndarray]:
+        """(darker, brighter) in the warped picture than every pixel of ref within ``tolerance_px``."""
+        k = np.ones((2 * tolerance_px + 1,) * 2, np.uint8)
+        tau = params.change_min_log_ratio
+        darker = ((lw - cv2.erode(lm, k)) < -tau).all(-1)
+        brighter = ((lw - cv2.dilate(lm, k)) > tau).all(-1)
+        opening = np.ones((2, 2), np.uint8)
+        darker = cv2.morphologyEx((darker & gain_only & s_mov).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
+        brighter = cv2.morphologyEx((brighter & gain_only & s_ref).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
+        return darker, brighter
+
+    darker, brighter = changed(params.change_tolerance_px)
+    strict = changed(params.change_confirm_tolerance_px)
+    strict_px = int((strict[0] | strict[1]).sum())
     # darker in the warped picture = in shadow there only
     later_dark_only, earlier_dark_only = (brighter, darker) if ref_seg == j else (darker, brighter)
     shadow = ((rel_ref <= params.shadow_area_ratio_max) | (rel_mov <= params.shadow_area_ratio_max)) & cover
+    places = lambda m: _places(m, params.change_place_gap_px, params.change_place_min_px)  # noqa: E731
     return ShadowChange(
         compared_in=ref_seg, compared_px=int(cover.sum()), shadow_px=int(shadow.sum()),
         shadow_places=_places(shadow, params.change_place_gap_px, params.shadow_place_min_px),
         appeared_px=int(later_dark_only.sum()), vanished_px=int(earlier_dark_only.sum()),
-        changed_places=_places(darker | brighter, params.change_place_gap_px, params.change_place_min_px),
-        tolerance_px=params.change_tolerance_px, appeared=later_dark_only, vanished=earlier_dark_only,
-        picture=ref, warp=M)
+        changed_places=places(darker | brighter), tolerance_px=params.change_tolerance_px,
+        strict_changed_places=places(strict[0] | strict[1]), strict_changed_px=strict_px,
+        strict_tolerance_px=params.change_confirm_tolerance_px,
+        appeared=later_dark_only, vanished=earlier_dark_only, picture=ref, warp=M)
 
 
 def _diff(a: float, b: float) -> float:
