@@ -314,6 +314,9 @@ def _direction_test(i: int, j: int, si: Shadow | None, sj: Shadow | None, reg: R
 def _change_summary(c: ShadowChange, verdict: str | None) -> str:
     where = (f"{c.shadow_places} shadow areas compared in segment {c.compared_in}'s picture; "
              f"changed at {c.changed_places} places ({100 * c.changed_share:.1f} % of the shadow pixels)")
+    if c.strict_changed_places != c.changed_places:
+        where += (f" allowing {c.tolerance_px} px of misregistration, at {c.strict_changed_places} places "
+                  f"compared at {c.strict_tolerance_px} px")
     if verdict is None:
         return f"too few shadows in the shared view to compare them ({c.shadow_places} shadow areas)"
     return {"inconsistent": "the cast shadows moved between the two views: ",
