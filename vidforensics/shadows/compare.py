@@ -85,6 +85,7 @@ class CompareParams(BaseModel):
     change_min_shadow_places: int    # shadow areas the overlap needs for the change test to decide
     change_moved_min_places: int     # "shadows moved": at least this many changed places ...
     change_moved_min_share: float    # ... and this share of the shadow pixels changed
+    change_strict_moved_min_share: float  # or, compared at change_confirm_tolerance_px, as many places and this share
     change_same_max_places: int      # "shadows unchanged": at most this many changed places ...
     change_same_max_share: float     # ... and at most this share
 
@@ -149,6 +150,12 @@ class ShadowChange:
         shadows for that to mean anything."""
         if (self.changed_places >= params.change_moved_min_places
                 and self.changed_share >= params.change_moved_min_share):
+            return "inconsistent"
+        # short or distant shadows turned by a moved sun shift 1-2 px: inside the tolerance, but
+        # compared pixel for pixel they change at several places and over a large share of the
+        # shadow pixels, which misregistration of one place under one sun did not reach
+        if (self.strict_changed_places >= params.change_moved_min_places
+                and self.strict_changed_share >= params.change_strict_moved_min_share):
             return "inconsistent"
         if self.shadow_places < params.change_min_shadow_places:
             return None     # too few shadows for "nothing moved" to mean anything
