@@ -38,6 +38,21 @@ def _check(a: np.ndarray, b: np.ndarray):
     return same_time_check(0, 1, None, None, views, CP, lambda v: pics[v.segment])
 
 
+def _benchmark_pair(off: int, i: int) -> tuple[np.ndarray, np.ndarray, float, float, S.SceneSpec]:
+    """Pair ``i`` (a moved sun) of the benchmark's pair set ``off``, as ``benchmarks/shadows.py``'s
+    ``pairs()`` builds it: the two rendered pictures, the sun's turn, the zoom and the first spec."""
+    seed = off + 500 + i
+    rng = np.random.default_rng(seed + 1)
+    a = S.random_spec(seed, kind="tele" if i % 2 else "wide", sun_elevation_deg=float(rng.uniform(15, 70)))
+    daz = float(5 + 55 * (i + rng.random()) / 24) * (1 if rng.random() < 0.5 else -1)
+    zoom = float(rng.uniform(1.5, 2.5)) if i % 2 == 0 else 1.0
+    b = _zoomed(a, zoom, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, jpeg_quality=int(rng.choice([0, 75, 90])),
+                tone_key=float(rng.uniform(0.65, 0.95)), tone_gamma=float(rng.uniform(1.9, 2.6)))
+    ra, _ = S.render_scene(a)
+    rb, _ = S.render_scene(b, content_from=a, noise_seed=a.seed + 55)
+    return ra, rb, daz, zoom, a
+
+
 def _two_shot_clip(path: Path, a: S.SceneSpec, b: S.SceneSpec, n: int = 14) -> Path:
     """A hand-held wide shot of a place, then a cut to the same place zoomed in (as in the seed case)."""
     fa, _ = S.clip_frames(a, n, 1.0)
@@ -85,15 +100,8 @@ def test_a_high_sun_turned_27_deg_is_not_called_the_same_sun():
     the turn moved their outlines by 1-2 px, inside the change test's 1 px tolerance, and the pair
     read "consistent" (the wrong way round for an investigator). Nothing moved at 1 px, but at 0 px
     places changed: "unchanged" is not claimed."""
-    seed, i = 8509, 9
-    rng = np.random.default_rng(seed + 1)
-    a = S.random_spec(seed, kind="tele", sun_elevation_deg=float(rng.uniform(15, 70)))
-    daz = float(5 + 55 * (i + rng.random()) / 24) * (1 if rng.random() < 0.5 else -1)
-    b = replace(a, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, jpeg_quality=int(rng.choice([0, 75, 90])),
-                tone_key=float(rng.uniform(0.65, 0.95)), tone_gamma=float(rng.uniform(1.9, 2.6)))
+    ra, rb, daz, _, a = _benchmark_pair(8000, 9)
     assert abs(daz) > 25 and a.sun_elevation_deg > 65
-    ra, _ = S.render_scene(a)
-    rb, _ = S.render_scene(b, content_from=a, noise_seed=a.seed + 55)
     check, _ = _check(ra, rb)
     change = check.measurements["shadow_change"]
     assert change["changed_places"] == 0 and change["strict_changed_places"] > CP.change_same_max_places
@@ -106,15 +114,8 @@ def test_distant_shadows_turned_12_deg_are_seen_pixel_for_pixel():
     curve). The far shadows' outlines moved 1-2 px: within 1 px of misregistration one place
     changed, compared pixel for pixel five did, over 6.7 % of the shadow pixels (same-sun pairs
     stayed under 1.7 %). The pair is ``inconsistent``."""
-    seed, i = 2503, 3
-    rng = np.random.default_rng(seed + 1)
-    a = S.random_spec(seed, kind="tele", sun_elevation_deg=float(rng.uniform(15, 70)))
-    daz = float(5 + 55 * (i + rng.random()) / 24) * (1 if rng.random() < 0.5 else -1)
-    b = replace(a, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, jpeg_quality=int(rng.choice([0, 75, 90])),
-                tone_key=float(rng.uniform(0.65, 0.95)), tone_gamma=float(rng.uniform(1.9, 2.6)))
+    ra, rb, daz, _, _ = _benchmark_pair(2000, 3)
     assert 10 < abs(daz) < 15
-    ra, _ = S.render_scene(a)
-    rb, _ = S.render_scene(b, content_from=a, noise_seed=a.seed + 55)
     check, _ = _check(ra, rb)
     change = check.measurements["shadow_change"]
     assert change["changed_places"] < CP.change_moved_min_places <= change["strict_changed_places"]
@@ -217,15 +218,7 @@ def test_a_zoom_under_a_moved_sun_that_features_miss_registers_by_scale_search()
     makes the pair ``inconsistent``."""
     from vidforensics.shadows.register import best_registration
 
-    seed = 2504
-    rng = np.random.default_rng(seed + 1)
-    a = S.random_spec(seed, kind="wide", sun_elevation_deg=float(rng.uniform(15, 70)))
-    daz = float(5 + 55 * (4 + rng.random()) / 24) * (1 if rng.random() < 0.5 else -1)
-    zoom = float(rng.uniform(1.5, 2.5))
-    b = _zoomed(a, zoom, sun_azimuth_deg=(a.sun_azimuth_deg + daz) % 360, jpeg_quality=int(rng.choice([0, 75, 90])),
-                tone_key=float(rng.uniform(0.65, 0.95)), tone_gamma=float(rng.uniform(1.9, 2.6)))
-    ra, _ = S.render_scene(a)
-    rb, _ = S.render_scene(b, content_from=a, noise_seed=a.seed + 55)
+    ra, rb, _, zoom, _ = _benchmark_pair(2000, 4)
     pics = {0: ra, 1: rb}
     views = [prepare_view(0, 0, ra, CP)], [prepare_view(1, 0, rb, CP)]
     assert best_registration(*views, CP, lambda v: pics[v.segment], search=False) is None   # features alone
