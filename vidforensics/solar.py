@@ -402,6 +402,9 @@ def _draw(rng: np.random.Generator, nominal: float, sigma: float, rng_range: Opt
     return np.full(n, float(nominal))
 
 
+_ONE_SIGMA_P = 0.5 + 0.6827 / 2.0   # the quantile that +-1 sigma reaches (68.27 % inside)
+
+
 def _t_quantile(dof: float, p: float) -> float:
     from scipy.special import stdtrit  # the Student-t quantile; scipy comes with scikit-image
 
@@ -411,7 +414,7 @@ def _t_quantile(dof: float, p: float) -> float:
 def direction_interval_sigmas(coverage: float, dof: float = DIRECTION_ERROR_DOF) -> float:
     """Half-width, in stated sigmas, of the central ``coverage`` interval of a shadow direction's
     error (Student t with ``dof`` degrees of freedom whose +-1 sigma holds 68.27 %): 2.31 for 95 %."""
-    return _t_quantile(dof, 0.5 + coverage / 2.0) / _t_quantile(dof, 0.5 + 0.6827 / 2.0)
+    return _t_quantile(dof, 0.5 + coverage / 2.0) / _t_quantile(dof, _ONE_SIGMA_P)
 
 
 def _direction_draws(rng: np.random.Generator, direction_deg: float, sigma_deg: float, dof: Optional[float],
@@ -421,7 +424,7 @@ def _direction_draws(rng: np.random.Generator, direction_deg: float, sigma_deg: 
         return np.full(n, float(direction_deg))
     if dof is None:
         return rng.normal(direction_deg, sigma_deg, n)
-    return direction_deg + sigma_deg * rng.standard_t(dof, n) / _t_quantile(dof, 0.5 + 0.6827 / 2.0)
+    return direction_deg + sigma_deg * rng.standard_t(dof, n) / _t_quantile(dof, _ONE_SIGMA_P)
 
 
 def implied_ground_azimuth(direction_deg: float, direction_sigma_deg: float, camera: CameraModel,

@@ -255,9 +255,10 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
     def changed(tolerance_px: int) -> tuple[np.ndarray, np.ndarray]:
         """(darker, brighter) in the warped picture than every pixel of ref within ``tolerance_px``."""
         k = np.ones((2 * tolerance_px + 1,) * 2, np.uint8)
+        low, high = (lm, lm) if tolerance_px == 0 else (cv2.erode(lm, k), cv2.dilate(lm, k))
         tau = params.change_min_log_ratio
-        darker = ((lw - cv2.erode(lm, k)) < -tau).all(-1)
-        brighter = ((lw - cv2.dilate(lm, k)) > tau).all(-1)
+        darker = ((lw - low) < -tau).all(-1)
+        brighter = ((lw - high) > tau).all(-1)
         opening = np.ones((2, 2), np.uint8)
         darker = cv2.morphologyEx((darker & gain_only & s_mov).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0
         brighter = cv2.morphologyEx((brighter & gain_only & s_ref).astype(np.uint8), cv2.MORPH_OPEN, opening) > 0

@@ -1417,6 +1417,13 @@ def _pole_estimate(frame: _Frame, params: ShadowParams) -> ShadowEstimate:
     return est
 
 
+def _directions_from_vp(vp: np.ndarray, sign: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Image directions (degrees) of shadows at ``pts`` (M, 2) for vanishing points ``vp`` (K, 2):
+    towards the point where ``sign`` (K,) > 0, away from it otherwise; (K, M)."""
+    at = np.degrees(np.arctan2(vp[:, None, 1] - pts[None, :, 1], vp[:, None, 0] - pts[None, :, 0]))
+    return np.where(sign[:, None] > 0, at, at + 180.0) % 360.0
+
+
 def _support_hypotheses(feet: np.ndarray, near: np.ndarray, cm: np.ndarray, ca: np.ndarray, th: np.ndarray,
                         cc: np.ndarray, params: ShadowParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shadow-direction hypotheses from the stripes ``(cm, ca)`` (foot, angle index) and how many
@@ -1445,8 +1452,7 @@ def _support_hypotheses(feet: np.ndarray, near: np.ndarray, cm: np.ndarray, ca: 
     if good.any():
         vp = feet[cm[i[good]]] + t[good, None] * ui[good]
         sign = np.sign(t[good])                          # +1: the shadows run towards the point
-        at = np.degrees(np.arctan2(vp[:, None, 1] - feet[None, :, 1], vp[:, None, 0] - feet[None, :, 0]))
-        at = np.where(sign[:, None] > 0, at, at + 180.0) % 360.0
+        at = _directions_from_vp(vp, sign, feet)
         sup = near[np.arange(M)[None, :], np.round(at / step).astype(int) % A].sum(1)
         # a point on a foot predicts nothing there
         sup = np.where((np.hypot(*(vp[:, None] - feet[None]).transpose(2, 0, 1)) > params.guided_vp_clear_px).all(1),
@@ -1502,8 +1508,7 @@ def _guided_estimate(frame: _Frame, scan: _RayScan, centre: tuple[float, float],
     if np.isnan(vps[b, 0]):
         pred = np.full(M, dirs[b])
     else:
-        pred = np.degrees(np.arctan2(vps[b, 1] - feet[:, 1], vps[b, 0] - feet[:, 0]))
-        pred = np.where(vps[b, 2] > 0, pred, pred + 180.0) % 360.0
+        pred = _directions_from_vp(vps[b:b + 1, :2], vps[b:b + 1, 2], feet)[0]
     idx = np.round(pred / step).astype(int) % A
     ms, picks = [], []
     for m in range(M):      # each foot's longest stripe within the tolerance of the prediction
@@ -1694,7 +1699,8 @@ def combine_estimates(estimates: list[ShadowEstimate], params: ShadowParams) -> 
         return _none(f"per-frame directions disagree ({keep.sum()} of {voters} frames agree{why})",
                      params.max_confidence_ambiguous, method, contested=True)
     if keep.sum() < params.combine_guided_min_frames and all(e.guided for e, k in zip(ok, keep) if k):
-        return _none("only one frame gave a direction, and only from the feet's support (guided)",
+        return _none(f"{int(keep.sum())} frame(s) gave a direction, only from the feet's support (guided), "
+                     f"fewer than {params.combine_guided_min_frames}",
                      params.max_confidence_ambiguous, method)
     dev = _ang(deg[keep], med)
     centre = (med + float(np.average(dev, weights=1.0 / sig[keep] ** 2))) % 360.0
