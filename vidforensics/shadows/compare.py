@@ -265,8 +265,7 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
         return darker, brighter
 
     darker, brighter = changed(params.change_tolerance_px)
-    strict = changed(params.change_confirm_tolerance_px)
-    strict_px = int((strict[0] | strict[1]).sum())
+    strict = np.logical_or(*changed(params.change_confirm_tolerance_px))
     # darker in the warped picture = in shadow there only
     later_dark_only, earlier_dark_only = (brighter, darker) if ref_seg == j else (darker, brighter)
     shadow = ((rel_ref <= params.shadow_area_ratio_max) | (rel_mov <= params.shadow_area_ratio_max)) & cover
@@ -276,7 +275,7 @@ def shadow_change(rgb_i: np.ndarray, rgb_j: np.ndarray, H_ij: np.ndarray, i: int
         shadow_places=_places(shadow, params.change_place_gap_px, params.shadow_place_min_px),
         appeared_px=int(later_dark_only.sum()), vanished_px=int(earlier_dark_only.sum()),
         changed_places=places(darker | brighter), tolerance_px=params.change_tolerance_px,
-        strict_changed_places=places(strict[0] | strict[1]), strict_changed_px=strict_px,
+        strict_changed_places=places(strict), strict_changed_px=int(strict.sum()),
         strict_tolerance_px=params.change_confirm_tolerance_px,
         appeared=later_dark_only, vanished=earlier_dark_only, picture=ref, warp=M)
 
