@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import trackscenes as S  # noqa: E402
 
+from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
+from vidforensics.motion import CameraMotionEstimator  # noqa: E402
 from vidforensics.tracking.kinematics import Scale  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
 
@@ -155,3 +157,30 @@ def test_empty_sky_reports_no_descent(folder, params):
     results, _, _ = _run(_scene("empty", [], seed=7, noise=3.0), folder, params)
     assert _descending(results) == [], [(r.object_kind, r.descent.kind, r.snr) for r in results]
     assert all(r.object_kind != "falling" for r in results)
+
+
+def test_sky_only_track_is_unresolved_without_scene_numbers(folder, params):
+    # nothing but sky, and a camera that follows a parachute down (30 px/s each): the real
+    # camera-motion estimator flags every frame texture-poor, the object hardly moves in the
+    # picture, and its fall cannot be told from the camera's. It is still reported (an
+    # investigator must see it), as "unresolved", with no scene-motion numbers at all
+    est = CameraMotionEstimator(load_config("default").motion)
+    cam = S.Camera(cx=640.0, cy=324.0, vx=0.0, vy=30.0, seed=8)
+    shot = S.Shot(cam, "rocket", 8, horizon=1.0, cloud=0.4, objects=[_retarded(640.0, 300.0)], n=75, m_per_px=0.5)
+    path = folder / "sky only.mp4"
+    truth = S.render(S.Scene("skyonly", SIZE, [shot], noise=2.0, crf=23, seed=8), path)
+    col = TrackingCollector(params)
+    for fr in iter_frames(path):
+        m = est.process(fr)
+        assert not m.reliable
+        col.process(fr, m)
+    results = col.finish([tuple(s) for s in truth["segments"]])
+    assert _descending(results) == []
+    mine = [r for r in results if _match(r, truth["objects"][0]) > 0.9]
+    assert len(mine) == 1, [(r.object_kind, r.descent.reason) for r in results]
+    r = mine[0]
+    assert r.object_kind == "unresolved" and r.descent.kind == "inconclusive"
+    assert "camera motion unreliable" in r.descent.reason
+    d = r.to_report()["descent"]
+    assert all(d[k] is None for k in ("vy_px_s", "ay_px_s2", "vx_px_s", "a_over_v_per_s", "release_before_first_s"))
+    assert r.scene_points == [] and len(r.points) >= 0.8 * 75

@@ -19,6 +19,9 @@ from vidforensics import analyze, load_config
 from vidforensics.report.schema import json_schema
 from vidforensics.report.write import report_json
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import trackscenes as S  # noqa: E402
+
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 CLIP = SAMPLES / "hass-demo.mp4"
 TRUTH = json.loads((SAMPLES / "hass-demo.truth.json").read_text())
@@ -128,3 +131,26 @@ def test_bad_scale_is_a_one_line_usage_error(tmp_path, args, message):
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_sky_only_object_is_reported_unresolved_with_its_pictures(tmp_path):
+    # only sky, a camera following a parachute down: the report keeps the object, says why its
+    # descent is not decided, and still draws its path and its picture positions
+    cam = S.Camera(cx=640.0, cy=324.0, vx=0.0, vy=30.0, seed=8)
+    obj = S.Obj("retarded", -1.0, 1e9, 640.0, 300.0, 4.0, 30.0, 6.0, -20.0, v_open=30.0, canopy=True, seed=3)
+    shot = S.Shot(cam, "rocket", 8, horizon=1.0, cloud=0.4, objects=[obj], n=75, m_per_px=0.5)
+    clip = tmp_path / "ciel seul.mp4"
+    S.render(S.Scene("skyonly", (640, 360), [shot], noise=2.0, crf=23, seed=8), clip)
+    r = _cli("analyze", str(clip), "--out", str(tmp_path / "out"), "-p", "tracking", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((tmp_path / "out" / "ciel seul.json").read_text())
+    jsonschema.validate(doc, json_schema())
+    blind = [t for t in doc["tracks"] if t["object_kind"] == "unresolved"]
+    assert blind and all(t["descent"]["kind"] == "inconclusive" and t["descent"]["vy_px_s"] is None
+                         and t["scene_points"] == [] for t in blind)
+    assert not [t for t in doc["tracks"] if t["descent"]["kind"] in ("retarded", "free_fall")]
+    found = [f for f in doc["findings"] if f["kind"] == "objects_motion_unresolved"]
+    assert len(found) == 1 and {t["id"] for t in blind} <= set(found[0]["evidence"]["values"]["tracks"])
+    for t in blind:
+        for key in ("evidence_png", "plot_png"):
+            assert cv2.imread(str(tmp_path / "out" / t[key])) is not None, (t["id"], key)

@@ -116,7 +116,8 @@ _DESCENT_WORDS = {"retarded": "descending slowly at a steady speed, as under a p
 
 
 def _descents(report: Report) -> list[Finding]:
-    """One finding per object whose descent was decided, and their count and spread when several."""
+    """One finding per object whose descent was decided, one for objects whose scene motion is
+    unknown, and their count and spread when several were decided."""
     out = []
     decided = [t for t in report.tracks if t.descent.kind in _DESCENT_WORDS]
     for t in decided:
@@ -133,6 +134,19 @@ def _descents(report: Report) -> list[Finding]:
             evidence=Evidence(segments=[t.segment], frames=[t.start.frame, t.end.frame],
                               values={"track": t.id, "vy_px_s": d.vy_px_s, "ay_px_s2": d.ay_px_s2,
                                       "criterion": d.criterion.model_dump()})))
+    # moving objects whose scene motion cannot be measured (sky only: the camera's own motion is
+    # unknown) are said once, so that "no descent found" is not read as "nothing fell"
+    blind = [t for t in report.tracks if t.descent.kind == "inconclusive" and t.descent.vy_px_s is None
+             and t.object_kind in ("falling", "unresolved")]
+    if blind:
+        out.append(Finding(
+            severity="notice", kind="objects_motion_unresolved",
+            summary=(f"{len(blind)} moving object(s) seen where the picture shows only sky (tracks "
+                     f"{', '.join(str(t.id) for t in blind)}): the camera's motion cannot be measured there, "
+                     f"so whether and how they descend is not decided."),
+            evidence=Evidence(segments=sorted({t.segment for t in blind}),
+                              frames=sorted({t.start.frame for t in blind}),
+                              values={"tracks": [t.id for t in blind]})))
     spread = report.camera_motion.descending_spread if report.camera_motion else {}
     if len(decided) >= 2:
         out.append(Finding(

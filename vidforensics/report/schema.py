@@ -276,7 +276,7 @@ class Track(_Model):
 
     id: int
     segment: int
-    object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways")
+    object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways, unresolved (moves in the picture; the camera's motion is unknown, so how it moves in the scene is too)")
     points: list[list[float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
     scene_points: list[list[float]] = Field(
         default_factory=list, description="[frame, time_s, x, y, sigma_px]: the positions the descent was fitted "

@@ -49,7 +49,8 @@ def draw_track_overlay(rgb: np.ndarray, track: Track, caption: str) -> np.ndarra
 
 def plot_track(track: Track) -> bytes | None:
     """PNG bytes: scene position (camera motion removed) against time, with the constant-velocity
-    and constant-acceleration least-squares fits; None when the track has too few scene points."""
+    and constant-acceleration least-squares fits; picture position against frame when the track
+    has no scene positions (camera motion unknown); None when it has too few points."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display: files only
@@ -58,9 +59,16 @@ def plot_track(track: Track) -> bytes | None:
     from vidforensics.tracking.kinematics import fit_axis
 
     sp = np.array(track.scene_points, float)
-    if len(sp) < 4:
-        return None
-    t, x, y, sig = sp[:, 1], sp[:, 2], sp[:, 3], np.maximum(sp[:, 4], 1e-3)
+    in_picture = len(sp) < 4
+    if in_picture:
+        # no scene positions (camera motion unknown: sky only): the picture positions against
+        # the frame index, said to be that, so the evidence is still there to look at
+        sp = np.array(track.points, float)
+        if len(sp) < 4:
+            return None
+        t, x, y, sig = sp[:, 0], sp[:, 1], sp[:, 2], np.full(len(sp), 0.5)
+    else:
+        t, x, y, sig = sp[:, 1], sp[:, 2], sp[:, 3], np.maximum(sp[:, 4], 1e-3)
     tc = t - t.mean()
     fig = Figure(figsize=(6.4, 4.2), dpi=100)
     axes = fig.subplots(2, 1, sharex=True)
@@ -76,11 +84,12 @@ def plot_track(track: Track) -> bytes | None:
         ax.grid(True, lw=0.3)
     axes[0].invert_yaxis()  # down the picture is down the plot
     axes[0].legend(fontsize=7, loc="best")
-    axes[1].set_xlabel("time (s, container timestamps)")
+    axes[1].set_xlabel("frame" if in_picture else "time (s, container timestamps)")
     d = track.descent
     fig.suptitle(f"track {track.id}, segment {track.segment}: {d.kind}"
                  + ("" if d.vy_px_s is None else f", vy {d.vy_px_s:.1f} px/s, ay {d.ay_px_s2 or 0:.1f} px/s^2")
-                 + "\nscene positions in the pixels of the track's first frame", fontsize=8)
+                 + ("\npicture positions, camera motion included (it could not be measured)" if in_picture
+                    else "\nscene positions in the pixels of the track's first frame"), fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})  # no version stamp: same bytes every run

@@ -140,7 +140,7 @@ def fit_axis(t: np.ndarray, y: np.ndarray, sigma: np.ndarray, model: str) -> Fit
 class Kinematics:
     """Everything the report's ``descent`` needs, plus the object kind."""
 
-    object_kind: str         # falling, static, flare, aircraft, erratic, other
+    object_kind: str         # falling, static, flare, aircraft, erratic, sideways, frozen, clutter, other (stage: unresolved)
     kind: str                # retarded, free_fall, not_descending, inconclusive
     model: str | None        # cv or ca: the F-test's choice
     reason: str

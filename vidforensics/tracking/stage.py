@@ -379,6 +379,17 @@ class TrackingCollector:
             kin.reason = (f"camera motion unreliable on {int((~rel).sum())} of {len(a)} frames (sky only?): "
                           f"scene motion unknown; in the picture: {kin.reason}")
             kin.kind = "inconclusive"
+            if kin.object_kind == "other":
+                # no clear motion in the picture says nothing when the camera's is unknown: a camera
+                # that follows a falling object against the sky holds it near one place
+                kin.object_kind = "unresolved"
+        if not registered:
+            # the fitted numbers describe the picture, not the scene: the reason keeps them, the
+            # report's scene-motion fields (and scene positions) stay empty
+            for name in ("vx_px_s", "vy_px_s", "vy_sigma", "ay_px_s2", "ay_sigma", "ay_model", "a_over_v",
+                         "a_over_v_sigma", "release_s", "vy_m_s", "vy_m_s_sigma", "ay_m_s2", "ay_m_s2_sigma"):
+                setattr(kin, name, None)
+            use = np.zeros(len(a), bool)
         frames = a[:, F].astype(int)
         return TrackResult(
             id=tr.id, segment=seg, object_kind=kin.object_kind,
