@@ -103,6 +103,7 @@ class MotionParams(BaseModel):
     lk_epsilon: float             # LK stops when the update is below this (working px)
     warp_above: float             # zoom (log) or roll (rad) relative to the keyframe above which the frame is resampled first
     patch_error_factor: float     # corners whose LK patch error exceeds this many times the median are dropped (0: off)
+    patch_error_floor: float      # ... but never below this (levels): a repeated frame has a median error of ~0
     ransac_px: float              # inlier threshold (working px) of the robust fit
     trim_factor: float            # after it, drop inliers erring more than this many times the median error, refit (0: off)
     min_inliers: int              # inliers a registration needs at all
@@ -452,9 +453,11 @@ class CameraMotionEstimator:
             return None
         if p.patch_error_factor > 0:
             # windows that no longer look like the keyframe's (smoke drifting over them,
-            # an occlusion, a specular flash) are dropped before the geometric fit
+            # an occlusion, a specular flash) are dropped before the geometric fit; a repeated
+            # frame (a static shot, a 25 -> 30 fps conversion) matches with errors of ~0, where
+            # "twice the median" would drop every corner that is off by a rounding step
             e = err.reshape(-1)
-            ok &= e <= p.patch_error_factor * _median(e[ok])
+            ok &= e <= max(p.patch_error_factor * _median(e[ok]), p.patch_error_floor)
             if ok.sum() < p.min_inliers:
                 return None
         return self._fit(cur[ok], src[ok], tracked / n, w * h)
