@@ -34,6 +34,7 @@ class TrackingParams(BaseModel):
     track: TrackParams
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
+    repeat_px: float            # a frame position within this of the previous point's is a copied block, not fitted
     report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
     comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
@@ -367,6 +368,12 @@ class TrackingCollector:
         own = ~np.isin(a[:, F].astype(int), list(tr.borrowed)) if tr.borrowed else np.ones(len(a), bool)
         if (use & own).sum() >= self.p.kinematics.min_points:
             use = use & own
+        # a frame position repeated to the sub-pixel is H.264 copying the block (a skipped macroblock
+        # shows the object where it was frames earlier), not a new measurement: fit its first frame only
+        fresh = np.ones(len(a), bool)
+        fresh[1:] = np.abs(np.diff(a[:, [X, Y]], axis=0)).max(axis=1) > self.p.repeat_px
+        if (use & fresh).sum() >= self.p.kinematics.min_points:
+            use = use & fresh
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
