@@ -184,3 +184,23 @@ def test_sky_only_track_is_unresolved_without_scene_numbers(folder, params):
     d = r.to_report()["descent"]
     assert all(d[k] is None for k in ("vy_px_s", "ay_px_s2", "vx_px_s", "a_over_v_per_s", "release_before_first_s"))
     assert r.scene_points == [] and len(r.points) >= 0.8 * 75
+
+
+def test_copied_blocks_are_drawn_but_never_fitted(folder, params):
+    # a still camera over a faint object: x264 skips macroblocks, so the decoded picture shows the
+    # object where it was for a frame or more. Those positions repeat the previous point exactly;
+    # the track keeps them (flagged) but fits only real measurements, and never ends on one
+    scene = S.random_scene(seed=1000, n_objects=1, snr=5.0, motion="static")
+    results, truth, _ = _run(scene, folder, params)
+    mine = [r for r in results if _match(r, truth["objects"][0]) > 0.9]
+    assert mine, [(r.object_kind, r.start_frame, r.end_frame) for r in results]
+    r = max(mine, key=lambda r: len(r.points))
+    assert r.repeated_frames, "this clip's object is held by skipped blocks (benchmark clip 1000)"
+    pts = {int(f): (x, y) for f, x, y in r.points}
+    frames = sorted(pts)
+    for f in r.repeated_frames:
+        prev = frames[frames.index(f) - 1]
+        assert np.allclose(pts[f], pts[prev], atol=1e-3)
+    assert not set(r.repeated_frames) & {int(p[0]) for p in r.scene_points}
+    assert r.points[-1][0] not in r.repeated_frames
+    assert r.to_report()["repeated_frames"] == r.repeated_frames

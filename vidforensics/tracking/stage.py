@@ -22,7 +22,7 @@ from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale
 from vidforensics.tracking.track import Track, Tracker, TrackParams
 
 # columns of Track.points
-F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX = range(15)
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, REP = range(16)
 
 
 class TrackingParams(BaseModel):
@@ -34,7 +34,6 @@ class TrackingParams(BaseModel):
     track: TrackParams
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
-    repeat_px: float            # a frame position within this of the previous point's is a copied block, not fitted
     report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
     comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
@@ -74,6 +73,7 @@ class TrackResult:
     end_ref_xy: tuple[float, float]       # where it ended in the run's reference pixels (for the spread)
     run: int
     gaps: int = 0                          # frames inside the track without a measurement
+    repeated_frames: list[int] = field(default_factory=list)  # points that repeat the previous one (copied block)
     # [frame, time_s, x, y, sigma]: the positions the kinematics fitted, camera motion removed,
     # in the pixels of the track's first frame
     scene_points: list[list[float]] = field(default_factory=list)
@@ -99,6 +99,7 @@ class TrackResult:
         return {
             "id": self.id, "segment": self.segment, "object_kind": self.object_kind,
             "points": [[int(f), round(x, 3), round(y, 3)] for f, x, y in self.points],
+            "repeated_frames": list(self.repeated_frames),
             "scene_points": [[int(f), round(t, 6), round(x, 3), round(y, 3), round(sg, 3)]
                              for f, t, x, y, sg in self.scene_points],
             "descent": descent,
@@ -204,7 +205,7 @@ class TrackingCollector:
         scale = scale if scale is not None else self.scale
         out = []
         for seg, tr in self._pieces:
-            if len(tr.points) < self.p.min_report_points or not self._evident(tr):
+            if sum(not r[REP] for r in tr.points) < self.p.min_report_points or not self._evident(tr):
                 continue
             res = self._result(seg, tr, scale)
             if res.object_kind not in self.p.report_kinds:
@@ -225,6 +226,7 @@ class TrackingCollector:
         line up for a few frames sits at ~2 and ~5 there; an SNR-5 object at ~5 and ~8.
         """
         a = np.array(tr.points)
+        a = a[a[:, REP] < 0.5]
         cnr = np.abs(a[:, CON]) / np.maximum(a[:, NOI], 0.1)
         return (float(np.median(a[:, SNR])) >= self.p.report_min_snr
                 and float(np.median(cnr)) >= self.p.report_min_cnr)
@@ -368,12 +370,7 @@ class TrackingCollector:
         own = ~np.isin(a[:, F].astype(int), list(tr.borrowed)) if tr.borrowed else np.ones(len(a), bool)
         if (use & own).sum() >= self.p.kinematics.min_points:
             use = use & own
-        # a frame position repeated to the sub-pixel is H.264 copying the block (a skipped macroblock
-        # shows the object where it was frames earlier), not a new measurement: fit its first frame only
-        fresh = np.ones(len(a), bool)
-        fresh[1:] = np.abs(np.diff(a[:, [X, Y]], axis=0)).max(axis=1) > self.p.repeat_px
-        if (use & fresh).sum() >= self.p.kinematics.min_points:
-            use = use & fresh
+        use &= a[:, REP] < 0.5   # a copied block is not a measurement (track.py)
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
@@ -407,6 +404,7 @@ class TrackingCollector:
             end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
             end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,
             gaps=int(frames[-1] - frames[0] + 1 - len(frames)),
+            repeated_frames=[int(f) for f in frames[a[:, REP] > 0.5]],
             scene_points=[[int(f), float(t), float(x), float(y), float(sg)] for f, t, (x, y), sg in
                           zip(frames[use], a[use, T], xy[use], a[use, SIG] * s_first)])
 

@@ -14,7 +14,9 @@ A 3 px object moves by more than its own size between frames, so box-overlap
 trackers lose it; a gate that grows with the prediction's uncertainty keeps it
 through a short occlusion or a dropped frame (re-acquisition).
 
-A new candidate starts a *tentative* track; it is confirmed after
+A candidate at exactly (``repeat_px``) a track's last frame position is a
+block H.264 copied from an earlier frame, not a measurement: it is consumed and
+the track coasts. A new candidate starts a *tentative* track; it is confirmed after
 ``confirm_hits`` measurements within its first ``confirm_window`` frames (k of
 n), otherwise dropped (compression noise rarely repeats at one predicted
 place). A confirmed track coasts on its prediction for up to ``max_coast_s``
@@ -53,6 +55,8 @@ class TrackParams(BaseModel):
     max_coast_s: float         # a confirmed track survives this long unseen (occlusion, dropped frames)
     motion_sigma_k: float      # the camera-motion residual (px) adds this many times itself to the measurement sigma
     edge_margin_px: float      # a prediction this far outside the picture has left it
+    repeat_px: float           # a candidate within this of the track's last frame position is a copied block: a miss
+    repeat_coast_s: float      # ... but it keeps the track alive (the object is there, frozen) up to this long unmeasured
 
 
 @dataclass
@@ -60,7 +64,9 @@ class Track:
     """One track's record (everything the stage needs afterwards).
 
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
-    snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture.
+    snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture,
+    repeat (1: the candidate repeated the previous point's frame position, a copied block:
+    shown where the picture shows it, never a measurement).
     """
 
     id: int
@@ -86,7 +92,8 @@ class Tracker:
         self.run = run
         self.X = np.zeros((0, 2, 3))          # per track, per axis: position, velocity, acceleration
         self.P = np.zeros((0, 2, 3, 3))
-        self.t_last = np.zeros(0)
+        self.t_last = np.zeros(0)                # time of the last measurement
+        self.t_alive = np.zeros(0)               # ... or of the last repeat of it (a frozen block)
         self.born = np.zeros(0, np.int64)     # frame of birth
         self.hits = np.zeros(0, np.int64)
         self.last_seen = np.zeros(0, np.int64)
@@ -147,7 +154,23 @@ class Tracker:
                 rows, cols = linear_sum_assignment(cost)
                 ok = cost[rows, cols] < _BIG
                 assigned[rows[ok]] = cols[ok]
+            # a candidate at exactly the track's last frame position is H.264 re-showing a skipped
+            # block (the object where it was, or its stale ghost after it moved on; a repeated
+            # frame): no new measurement. It is consumed (no track is born on it) and keeps the
+            # track alive for up to repeat_coast_s, but the track coasts on its prediction, so it
+            # re-acquires the object when the block is coded again, instead of sitting on a ghost
             upd = np.flatnonzero(assigned >= 0)
+            if upd.size:
+                last = np.array([self.live[i].points[-1][2:4] for i in upd])
+                rep = np.abs(dets.xy[assigned[upd]] - last).max(axis=1) <= p.repeat_px
+                self.t_alive[upd[rep]] = t
+                for i in upd[rep]:
+                    # within a short freeze the picture shows it there (kept, flagged); a longer one
+                    # is a stale ghost: consumed, not drawn
+                    if t - self.t_last[i] <= p.max_coast_s:
+                        self.live[i].points.append(_row(frame, t, dets, int(assigned[i]), ref, r_sig, residual_px,
+                                                        reliable, repeat=True))
+                upd = upd[~rep]
             if upd.size:
                 j = assigned[upd]
                 Pu = Pp[upd]
@@ -158,14 +181,11 @@ class Tracker:
                 self.X[upd] = Xu + K * nu[:, :, None]
                 self.P[upd] = Pu - K[:, :, :, None] * Pu[:, :, 0, None, :]
                 self.t_last[upd] = t
+                self.t_alive[upd] = t
                 self.hits[upd] += 1
                 self.last_seen[upd] = frame
                 for i, jj in zip(upd, j):
-                    self.live[i].points.append((frame, t, float(dets.xy[jj, 0]), float(dets.xy[jj, 1]),
-                                                float(ref[jj, 0]), float(ref[jj, 1]), float(r_sig[jj]),
-                                                float(dets.snr[jj]), float(dets.contrast[jj]), float(dets.noise[jj]),
-                                                float(dets.size[jj]), float(dets.peak[jj]), float(residual_px),
-                                                float(reliable), float(dets.texture[jj])))
+                    self.live[i].points.append(_row(frame, t, dets, int(jj), ref, r_sig, residual_px, reliable))
             self._retire(frame, t, Xp, to_ref, frame_size)
         free = np.setdiff1d(np.arange(m), assigned[assigned >= 0])
         if free.size:
@@ -181,8 +201,7 @@ class Tracker:
         tent &= ~newly
         # a tentative track that can no longer reach k hits within its window is noise
         dead_tent = tent & (self.hits + np.maximum(p.confirm_window - age, 0) < p.confirm_hits)
-        unseen_s = t - self.t_last
-        lost = ~tent & (unseen_s > p.max_coast_s)
+        lost = ~tent & (((t - self.t_alive) > p.max_coast_s) | ((t - self.t_last) > p.repeat_coast_s))
         # where the prediction is in this frame's pixels: out of the picture = left the frame
         inv = np.linalg.inv(to_ref)
         hom = np.c_[Xp[:, :, 0], np.ones(len(Xp))] @ inv.T
@@ -197,6 +216,7 @@ class Tracker:
         for i in np.flatnonzero(end):
             tr = self.live[i]
             if tr.confirmed:
+                _trim_repeats(tr)
                 tr.end_kind = "left_frame" if out[i] and not lost[i] else "lost"
                 tr.end_frame = int(self.last_seen[i])
                 self.done.append(tr)
@@ -204,7 +224,7 @@ class Tracker:
         self._keep(keep)
 
     def _keep(self, keep: np.ndarray) -> None:
-        self.X, self.P, self.t_last = self.X[keep], self.P[keep], self.t_last[keep]
+        self.X, self.P, self.t_last, self.t_alive = self.X[keep], self.P[keep], self.t_last[keep], self.t_alive[keep]
         self.born, self.hits, self.last_seen = self.born[keep], self.hits[keep], self.last_seen[keep]
         self.live = [tr for tr, k in zip(self.live, keep) if k]
 
@@ -221,22 +241,21 @@ class Tracker:
         self.X = np.concatenate([self.X, X])
         self.P = np.concatenate([self.P, P])
         self.t_last = np.concatenate([self.t_last, np.full(k, t)])
+        self.t_alive = np.concatenate([self.t_alive, np.full(k, t)])
         self.born = np.concatenate([self.born, np.full(k, frame)])
         self.hits = np.concatenate([self.hits, np.ones(k, np.int64)])
         self.last_seen = np.concatenate([self.last_seen, np.full(k, frame)])
         for j in idx:
             tr = Track(id=self._next_id, run=self.run, first_to_ref=to_ref.copy())
             self._next_id += 1
-            tr.points.append((frame, t, float(dets.xy[j, 0]), float(dets.xy[j, 1]), float(ref[j, 0]),
-                              float(ref[j, 1]), float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]),
-                              float(dets.noise[j]), float(dets.size[j]), float(dets.peak[j]), float(residual_px),
-                              float(reliable), float(dets.texture[j])))
+            tr.points.append(_row(frame, t, dets, int(j), ref, r_sig, residual_px, reliable))
             self.live.append(tr)
 
     def _close_all(self, kind: str, frame: int) -> None:
         for i, tr in enumerate(self.live):
             if tr.confirmed or self.hits[i] >= self.p.confirm_hits:
                 tr.confirmed = True
+                _trim_repeats(tr)
                 tr.end_kind = kind
                 tr.end_frame = int(self.last_seen[i])
                 self.done.append(tr)
@@ -247,3 +266,17 @@ class Tracker:
         self._close_all("clip_end", last_frame)
         self._reset(self.run)
         return sorted(self.done, key=lambda tr: tr.id)
+
+
+def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig: np.ndarray, residual_px: float,
+         reliable: bool, repeat: bool = False) -> tuple:
+    """One ``Track.points`` row for candidate ``j``."""
+    return (frame, t, float(dets.xy[j, 0]), float(dets.xy[j, 1]), float(ref[j, 0]), float(ref[j, 1]),
+            float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]), float(dets.noise[j]), float(dets.size[j]),
+            float(dets.peak[j]), float(residual_px), float(reliable), float(dets.texture[j]), float(repeat))
+
+
+def _trim_repeats(tr: Track) -> None:
+    """A track ends at its last measurement: repeats after it show only where it was."""
+    while len(tr.points) > 1 and tr.points[-1][-1]:
+        tr.points.pop()
