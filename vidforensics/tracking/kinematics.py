@@ -25,7 +25,8 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
 - free fall: ``a`` significantly positive and consistent with a release from
   rest: ``tau = v / a`` (time since release; ``a / v ~ 1 / tau``) no longer than
   ``max_fall_s`` and not after the first point. With a scale, also ``a`` above
-  ``free_fall_min_g`` of ``g`` in pixels.
+  ``free_fall_min_g`` of ``g`` in pixels, and not above ``g`` (drag only slows a
+  fall: more is a fit bent by canopy/payload jumps).
 - retarded: ``a`` significantly negative (a canopy braking), or bounded so close
   to 0 that any free fall with this speed would have started more than
   ``max_fall_s`` ago (``(a + k sigma_a) * max_fall_s < v``); with a scale,
@@ -66,6 +67,7 @@ class KinematicsParams(BaseModel):
     free_fall_min_dv: float    # without a scale, free fall needs the speed to change by this share of v over the track
     release_tol_s: float       # implied release may fall this long after the first point (noise)
     free_fall_min_g: float     # with a scale: free fall needs a above this share of g (projection, drag)
+    free_fall_max_g: float     # ... and not above this many g (at k sigma): drag only slows a fall
     retarded_max_g: float      # with a scale: retarded needs a below this share of g
     min_descent_px_s: float    # slower downward motion is not descending
     drift_vel_k: float         # camera drift r px over T s fakes this * r / T of velocity
@@ -302,6 +304,12 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         plausible = (tau - t_half >= -p.release_tol_s) and tau <= p.max_fall_s
         if g_px is not None:
             plausible = plausible and a - k * a_s > p.free_fall_min_g * g_px
+            g_hi = g_px * (1.0 + k * scale[1] / scale[0])   # g in px at the scale's k-sigma low end
+            if a - k * a_s > p.free_fall_max_g * g_hi:
+                # drag only slows a fall: well above g is a bent fit (canopy/payload jumps), not a fall
+                out.reason = (f"accelerating {a:.2f} +- {a_s:.2f} px/s^2, more than g ({g_px:.1f} px/s^2) "
+                              f"allows: not a fall from rest")
+                return out
         elif a * dur < p.free_fall_min_dv * v_ca:
             # without a scale only a/v tells a fall from a canopy; a speed change this small over the
             # track is within what zoom, a canopy/payload centre shift or perspective can fake
