@@ -153,6 +153,18 @@ def test_repeated_frames_of_a_still_camera_stay_one_run(tmp_path, params):
     assert max(float(np.max(np.linalg.norm(motionbench._map(s.to_ref, pts) - pts, axis=1))) for s in samples) <= TOL_PX
 
 
+def test_too_few_corners_to_register_is_texture_poor_not_a_new_view(tmp_path, params):
+    # sky over a strip of faint ground, panning, zooming and shaking: corners in enough cells, but
+    # fewer in all than a registration needs. Each such frame once started a new run that could
+    # never register the next (14 runs in 4 s, every track cut); it is sky-only for motion
+    scene = trackscenes.random_scene(seed=2008, n_objects=5, snr=8.0, motion="all")
+    path = tmp_path / "thin ground.mp4"
+    trackscenes.render(scene, path)
+    samples, _ = _run(path, params)
+    assert {s.run for s in samples} == {0}
+    assert {s.reason for s in samples} == {TEXTURE_POOR}
+
+
 def test_deterministic(pan_zoom, params):
     path, _, samples, summary = pan_zoom
     again, summary2 = _run(path, params)

@@ -254,7 +254,7 @@ class CameraMotionEstimator:
 
         # the keyframe does not take this frame: sky, a cut, or a jump the prediction missed
         corners, cells = self._corners(img)
-        if cells < self.p.min_textured_cells:
+        if not self._textured(corners, cells):
             return self._unreliable(frame, img, TEXTURE_POOR)
         prev = self._prev_keyframe(img)
         if prev is not None:
@@ -361,6 +361,15 @@ class CameraMotionEstimator:
         # x, y, rank within its cell (the tracked subset is the first track_per_cell of each cell)
         pts = np.stack([xs[keep], ys[keep], rank], axis=1).astype(np.float32).reshape(-1, 1, 3)
         return pts, int(starts.size)
+
+    def _textured(self, corners: np.ndarray, cells: int) -> bool:
+        """Enough texture to register against: corners in enough cells, and enough corners in all.
+
+        A frame with a few corners in each of many cells (faint ground under a zoom) is as
+        unusable as a sky: as a keyframe it could never give ``min_inliers`` agreeing corners,
+        and a run started on it would restart every few frames, cutting every track.
+        """
+        return cells >= self.p.min_textured_cells and len(corners) >= self.p.min_inliers
 
     def _keyframe(self, index: int, img: np.ndarray, corners: np.ndarray, to_ref: np.ndarray) -> _Keyframe:
         dense = np.ascontiguousarray(corners[:, :, :2])
@@ -570,7 +579,7 @@ class CameraMotionEstimator:
             corners, cells = self._corners(img)
         self._runs.append(_Run(index=len(self._runs), ref_index=frame.index, first=frame.index))
         self._keys, self._hist, self._held = [], [], np.eye(3)
-        textured = cells < 0 or cells >= self.p.min_textured_cells
+        textured = cells < 0 or self._textured(corners, cells)
         if textured:
             self._add_key(self._keyframe(frame.index, img, corners, np.eye(3)))
         self._push(frame, img, np.eye(3) if textured else None)
