@@ -176,6 +176,9 @@ def test_sky_only_track_is_unresolved_without_scene_numbers(folder, params):
         col.process(fr, m)
     results = col.finish([tuple(s) for s in truth["segments"]])
     assert _descending(results) == []
+    # no verdict from the picture's motion, and every reason says why (cloud features move too)
+    assert all("camera motion unreliable" in r.descent.reason and r.descent.kind == "inconclusive"
+               for r in results if r.object_kind not in ("aircraft", "flare"))
     mine = [r for r in results if _match(r, truth["objects"][0]) > 0.9]
     assert len(mine) == 1, [(r.object_kind, r.descent.reason) for r in results]
     r = mine[0]

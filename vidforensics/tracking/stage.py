@@ -376,18 +376,19 @@ class TrackingCollector:
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)))
-        if not registered and kin.kind in ("retarded", "free_fall", "not_descending") and kin.object_kind in (
-                "falling", "other", "sideways"):
+        if not registered:
             # sky only: the camera's motion could not be measured on enough of these frames, so the
-            # track's motion is camera and object together and says nothing about how it falls
+            # track's motion is camera and object together and says nothing about how it falls (a
+            # hand-held camera makes a falling object's path in the picture look erratic). Only what
+            # the picture alone shows stands: brightness (flare), a codec artefact, an aircraft's speed
             kin.reason = (f"camera motion unreliable on {int((~rel).sum())} of {len(a)} frames (sky only?): "
                           f"scene motion unknown; in the picture: {kin.reason}")
-            kin.kind = "inconclusive"
-            if kin.object_kind == "other":
+            if kin.object_kind in ("falling", "other", "sideways", "erratic"):
+                kin.kind = "inconclusive"
+            if kin.object_kind == "other" and kin.model is not None:   # (not: too short to fit)
                 # no clear motion in the picture says nothing when the camera's is unknown: a camera
                 # that follows a falling object against the sky holds it near one place
                 kin.object_kind = "unresolved"
-        if not registered:
             # the fitted numbers describe the picture, not the scene: the reason keeps them, the
             # report's scene-motion fields (and scene positions) stay empty
             for name in ("vx_px_s", "vy_px_s", "vy_sigma", "ay_px_s2", "ay_sigma", "ay_model", "a_over_v",
