@@ -137,7 +137,7 @@ def _descents(report: Report) -> list[Finding]:
     # moving objects whose scene motion cannot be measured (sky only: the camera's own motion is
     # unknown) are said once, so that "no descent found" is not read as "nothing fell"
     blind = [t for t in report.tracks if t.descent.kind == "inconclusive" and t.descent.vy_px_s is None
-             and t.object_kind in ("falling", "unresolved")]
+             and t.object_kind in ("falling", "unresolved") and t.descent.reason.startswith("camera motion unreliable")]
     if blind:
         out.append(Finding(
             severity="notice", kind="objects_motion_unresolved",

@@ -25,8 +25,9 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
 - free fall: ``a`` significantly positive and consistent with a release from
   rest: ``tau = v / a`` (time since release; ``a / v ~ 1 / tau``) no longer than
   ``max_fall_s`` and not after the first point. With a scale, also ``a`` above
-  ``free_fall_min_g`` of ``g`` in pixels, and not above ``g`` (drag only slows a
-  fall: more is a fit bent by canopy/payload jumps).
+  ``free_fall_min_g`` of ``g`` in pixels, and not above ``free_fall_max_g`` of it
+  (drag only slows a fall: more is a fit bent by canopy/payload jumps; the margin
+  is for a scale given once for a zooming clip).
 - retarded: ``a`` significantly negative (a canopy braking), or bounded so close
   to 0 that any free fall with this speed would have started more than
   ``max_fall_s`` ago (``(a + k sigma_a) * max_fall_s < v``); with a scale,
