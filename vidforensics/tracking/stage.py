@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -242,19 +242,34 @@ class TrackingCollector:
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
         merged: list[tuple[int, Track]] = []
+        arrays: list[np.ndarray] = []      # merged[k]'s points as an array (rebuilt when it grows)
+        boxes: list[np.ndarray] = []       # ... its reference-px bounding box, and its median size
+        sizes: list[float] = []
+
+        def box(x: np.ndarray) -> np.ndarray:
+            return np.r_[x[:, [RX, RY]].min(axis=0), x[:, [RX, RY]].max(axis=0)]
+
         for seg, tr in pieces:
             a = np.array(tr.points)
+            a_box, a_size = box(a), float(np.median(a[:, SIZE]))
             host = None
-            for seg2, tr2 in merged:
+            for k, (seg2, tr2) in enumerate(merged):
                 if seg2 != seg or tr2.run != tr.run:
                     continue
-                b = np.array(tr2.points)
+                b = arrays[k]
+                reach = max(p.comove_px, p.comove_size_k * max(a_size, sizes[k]))
+                # exact shortcuts of the tests below: no frame in common, or every point of one
+                # further than reach from every point of the other (then so is their median distance)
+                if b[0, F] > a[-1, F] or a[0, F] > b[-1, F]:
+                    continue
+                gap = np.maximum(boxes[k][:2] - a_box[2:], a_box[:2] - boxes[k][2:])
+                if float(np.hypot(*np.maximum(gap, 0.0))) > reach:
+                    continue
                 common, ia, ib = np.intersect1d(a[:, F], b[:, F], return_indices=True)
                 if len(common) < max(3, p.comove_min_share * len(a)):
                     continue
                 dxy = b[ib][:, [RX, RY]] - a[ia][:, [RX, RY]]
                 d = np.hypot(dxy[:, 0], dxy[:, 1])
-                reach = max(p.comove_px, p.comove_size_k * max(float(np.median(a[:, SIZE])), float(np.median(b[:, SIZE]))))
                 # steady offset: no relative drift over the common frames, and a small robust scatter
                 # about that trend (two objects a few px apart part at their speed difference)
                 # (of their distance: which end of a canopy is the candidate changes the offset's direction)
@@ -282,11 +297,16 @@ class TrackingCollector:
                             tr2.points.append(tuple(row))
                             tr2.borrowed.add(int(row[F]))
                     tr2.points.sort(key=lambda r: r[F])
+                    arrays[k] = np.array(tr2.points)
+                    boxes[k], sizes[k] = box(arrays[k]), float(np.median(arrays[k][:, SIZE]))
                     if tr.end_frame is not None and (tr2.end_frame is None or tr.end_frame > tr2.end_frame):
                         tr2.end_kind, tr2.end_frame = tr.end_kind, tr.end_frame
                     break
             if host is None:
                 merged.append((seg, tr))
+                arrays.append(a)
+                boxes.append(a_box)
+                sizes.append(a_size)
         return merged
 
     def _bridge(self, pieces: list[tuple[int, Track]]) -> list[tuple[int, Track]]:
@@ -304,11 +324,19 @@ class TrackingCollector:
         pieces = list(pieces)
         arrays: dict[int, np.ndarray] = {}     # id(track) -> its points as an array (rebuilt when it grows)
         scores: dict[tuple[int, int], float | None] = {}
+        ends: dict[tuple[int, str], Any] = {}   # (id(track), "tail"/"head") -> its end's extrapolation
 
         def arr(tr: Track) -> np.ndarray:
             if id(tr) not in arrays:
                 arrays[id(tr)] = np.array(tr.points)
             return arrays[id(tr)]
+
+        def end(tr: Track, side: str):
+            if (id(tr), side) not in ends:
+                a = arr(tr)
+                part = a[a[:, T] >= a[-1, T] - p.bridge_fit_s] if side == "tail" else a[a[:, T] <= a[0, T] + p.bridge_fit_s]
+                ends[(id(tr), side)] = _extrapolate(part)
+            return ends[(id(tr), side)]
 
         def score(ta: Track, tb: Track) -> float | None:
             """Mahalanobis distance of the two extrapolations, or None when not a candidate pair."""
@@ -319,9 +347,9 @@ class TrackingCollector:
                 # a short overlap (the new piece was born before the old one was declared lost)
                 if len(np.intersect1d(a[:, F], b[:, F])) <= 0.2 * min(len(a), len(b)):
                     tm = 0.5 * (a[-1, T] + b[0, T])
-                    pa = _extrapolate(a[a[:, T] >= a[-1, T] - p.bridge_fit_s], tm)
-                    pb = _extrapolate(b[b[:, T] <= b[0, T] + p.bridge_fit_s], tm)
-                    if pa is not None and pb is not None:
+                    fa, fb = end(ta, "tail"), end(tb, "head")
+                    if fa is not None and fb is not None:
+                        pa, pb = fa(tm), fb(tm)
                         d = pa[0] - pb[0]
                         scores[key] = float(np.sum(d * d / (pa[1] + pb[1])))
             return scores[key]
@@ -352,6 +380,8 @@ class TrackingCollector:
             ta.points = sorted(ta.points + [r for r in tb.points if int(r[F]) not in have], key=lambda r: r[F])
             ta.end_kind, ta.end_frame = tb.end_kind, tb.end_frame
             arrays.pop(id(ta), None)
+            ends.pop((id(ta), "tail"), None)
+            ends.pop((id(ta), "head"), None)
             scores = {k: v for k, v in scores.items() if id(ta) not in k and id(tb) not in k}
             pieces = [pc for k, pc in enumerate(pieces) if k != j]
 
@@ -410,11 +440,12 @@ class TrackingCollector:
                           zip(frames[use], a[use, T], xy[use], a[use, SIG] * s_first)])
 
 
-def _extrapolate(a: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Position (reference px) at time ``t`` from a short piece of track, and its variance per axis.
+def _extrapolate(a: np.ndarray) -> Callable[[float], tuple[np.ndarray, np.ndarray]] | None:
+    """From a short piece of track: its position (reference px) at a time ``t``, and its variance per axis.
 
     Constant acceleration from 8 points on, constant velocity from 3; the variance is
     the fit's (position sigma weighted) prediction variance plus the typical sigma.
+    The fit is made once; the returned function evaluates it at any ``t``.
     """
     n = len(a)
     if n < 3:
@@ -425,15 +456,20 @@ def _extrapolate(a: np.ndarray, t: float) -> tuple[np.ndarray, np.ndarray] | Non
     A = np.vander(tt, deg + 1)
     w = 1.0 / np.maximum(a[:, SIG], 1e-3)
     cov = np.linalg.pinv((A * w[:, None]).T @ (A * w[:, None]))
-    x = np.vander(np.array([t - t0]), deg + 1)[0]
-    out, var = np.zeros(2), np.zeros(2)
-    for k, col in enumerate((RX, RY)):
+    coefs, s2 = [], []
+    for col in (RX, RY):
         coef = cov @ ((A * w[:, None]).T @ (a[:, col] * w))
         res = (a[:, col] - A @ coef) * w
-        s2 = max(float(res @ res) / max(n - deg - 1, 1), 1.0)   # residual-scaled, never below the sigmas
-        out[k] = float(x @ coef)
-        var[k] = s2 * float(x @ cov @ x) + float(np.median(a[:, SIG])) ** 2
-    return out, var
+        coefs.append(coef)
+        s2.append(max(float(res @ res) / max(n - deg - 1, 1), 1.0))   # residual-scaled, never below the sigmas
+    sig2 = float(np.median(a[:, SIG])) ** 2
+
+    def at(t: float) -> tuple[np.ndarray, np.ndarray]:
+        x = np.vander(np.array([t - t0]), deg + 1)[0]
+        q = float(x @ cov @ x)
+        return (np.array([float(x @ coefs[0]), float(x @ coefs[1])]),
+                np.array([s2[0] * q + sig2, s2[1] * q + sig2]))
+    return at
 
 
 def _split(tr: Track, segments: list[tuple[int, int]]) -> list[tuple[int, Track]]:
