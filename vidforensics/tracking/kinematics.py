@@ -198,6 +198,13 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if n < p.min_points or dur < p.min_duration_s:
         kind = "static" if span < p.static_max_px else "other"
         return Kinematics(kind, "inconclusive", None, f"too short ({n} points, {dur:.2f} s)", **base)
+    # background that needs no fit to be told (most tracks of a textured clip): still in the
+    # scene, or against ground texture
+    if span < p.static_max_px:
+        return Kinematics("static", "not_descending", None, f"moves {span:.1f} px in the scene", **base)
+    if texture > p.texture_max:
+        return Kinematics("clutter", "not_descending", None,
+                          f"against texture {texture:.1f}x the sky's noise (ground, buildings)", **base)
     # robust: drop points far off a first CA fit (twice), e.g. frames where only the payload and not
     # its canopy was seen, or a codec blob took the track's place for a frame
     keep = np.ones(n, bool)
@@ -251,16 +258,9 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         out.ay_m_s2_sigma = math.hypot(a_s * m, a * ms)
     speed = math.hypot(vx, vy)
     sig_med = float(np.median(sigma))
-    if span < p.static_max_px:
-        out.object_kind, out.kind, out.reason = "static", "not_descending", f"moves {span:.1f} px in the scene"
-        return out
     if frame_xy is not None and float(np.max(np.std(frame_xy, axis=0))) < p.frozen_max_px:
         out.object_kind, out.kind = "frozen", "not_descending"
         out.reason = "stands still in the picture to a fraction of its noise while the scene moves: a codec artefact"
-        return out
-    if texture > p.texture_max:
-        out.object_kind, out.kind = "clutter", "not_descending"
-        out.reason = f"against texture {texture:.1f}x the sky's noise (ground, buildings)"
         return out
     if contrast > 0 and peak_luma >= p.flare_min_luma:
         out.object_kind, out.kind, out.reason = "flare", "not_descending", f"bright (peak luma {peak_luma:.0f})"
