@@ -253,3 +253,18 @@ def test_same_stem_in_two_folders(clips, tmp_path, validator):
     res2 = run_cli("analyze", b, a, "--out", out, "--pipeline", "cuts", "--quiet")
     assert res2.returncode == 0, str(res2)
     assert {n: (out / n).read_bytes() for n in sorted(os.listdir(out))} == blobs
+
+
+@pytest.mark.parametrize("size", [(2, 2), (16, 16)])
+def test_tiny_picture_through_every_frame_stage(tmp_path, validator, size):
+    # a 2x2 or 16x16 picture: smaller than a detector block, a fit patch or the sky's phase
+    # correlation window. The tracking pipeline (camera motion, detection) reports nothing found,
+    # never an internal error (a 2x2 clip once stopped it in the detector's noise map)
+    from conftest import FPS, two_shots
+    from vidforensics.io.encode import write_video
+
+    clip = tmp_path / "in" / "tiny.mp4"
+    clip.parent.mkdir()
+    write_video(clip, two_shots(5, w=size[0], h=size[1]), FPS)
+    lib, cli = run_case(clip, tmp_path / "out", validator, allowed={"ok"}, pipeline="tracking")
+    assert cli["tracks"] == []

@@ -596,7 +596,8 @@ class CameraMotionEstimator:
     def _sky_shift(self, frame: Frame, img: np.ndarray) -> np.ndarray | None:
         """Translation (working px) of the sky's soft structure since the previous frame, or None."""
         p = self.p
-        if p.sky_shift_min_response <= 0 or self._prev_img is None or self._prev_img.shape != img.shape:
+        if (p.sky_shift_min_response <= 0 or self._prev_img is None or self._prev_img.shape != img.shape
+                or min(img.shape) < 16):   # (a thumbnail: nothing to correlate)
             return None
         # at half the working size: the sky's structure is coarse, and it costs a quarter
         prev = self._sky_prev[1] if self._sky_prev and self._sky_prev[0] == self._prev_index else \

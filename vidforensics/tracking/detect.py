@@ -114,10 +114,14 @@ class Detector:
         work = work.astype(np.float32)
         if levels == 0:
             work = cv2.GaussianBlur(work, (5, 5), 1.0)
+        wh, ww = work.shape
+        if min(wh, ww) < p.noise_block or min(h, w) < 2 * p.patch_radius + 1:
+            # smaller than one noise block or one fit patch (a thumbnail, a 2x2 test clip): no room
+            # for a small object against its surroundings
+            return Detections.empty()
         bg = work
         for _ in range(p.background_levels):
             bg = cv2.pyrDown(bg)
-        wh, ww = work.shape
         band = work - cv2.resize(bg, (ww, wh), interpolation=cv2.INTER_LINEAR)
         diff = np.abs(band)
         # local noise: mean |band| per block (0.798 sigma for Gaussian noise), then the median of
