@@ -83,6 +83,7 @@ class KinematicsParams(BaseModel):
     sideways_ratio: float      # |vx| above this many times vy: sideways (birds, clutter sliding along an edge)
     max_brake_per_s: float     # a canopy brakes at most this fast: -a / v above it is not a canopy
     texture_max: float         # surroundings this many times noisier than the frame's sky: ground clutter
+    clutter_noise_max: float   # ... or noisier than this many levels (absolute: a frame textured all over)
     outlier_k: float           # points off the CA fit by more than this many robust sigma are dropped before the fits
 
 
@@ -174,7 +175,7 @@ class Kinematics:
 def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: np.ndarray, contrast: float,
             peak_luma: float, frame_width: int, params: KinematicsParams,
             scale: tuple[float, float] | None = None, frame_xy: np.ndarray | None = None,
-            texture: float = 1.0) -> Kinematics:
+            texture: float = 1.0, background_noise: float = 0.0) -> Kinematics:
     """Fit, classify and (with a scale) convert one track.
 
     Parameters
@@ -189,6 +190,8 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     scale : (metres per pixel, sigma) at the first frame, optional
     frame_xy : (n, 2) the same points in their own frames' pixels (a codec artefact stands still there)
     texture : median local noise around the track over the frame's sky noise
+    background_noise : median luma noise sigma of the track's surroundings, levels (absolute: in a
+        frame that is textured all over, ``texture`` is ~1 everywhere)
     """
     p = params
     n = len(t)
@@ -205,6 +208,10 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if texture > p.texture_max:
         return Kinematics("clutter", "not_descending", None,
                           f"against texture {texture:.1f}x the sky's noise (ground, buildings)", **base)
+    if background_noise > p.clutter_noise_max:
+        return Kinematics("clutter", "not_descending", None,
+                          f"against texture: its surroundings vary by {background_noise:.1f} levels "
+                          f"(foliage, facades, glints; sky: a few)", **base)
     # robust: drop points far off a first CA fit (twice), e.g. frames where only the payload and not
     # its canopy was seen, or a codec blob took the track's place for a frame
     keep = np.ones(n, bool)

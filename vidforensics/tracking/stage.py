@@ -405,7 +405,8 @@ class TrackingCollector:
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
-                      self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)))
+                      self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)),
+                      background_noise=float(np.median(a[:, NOI])))
         if not registered:
             # sky only: the camera's motion could not be measured on enough of these frames, so the
             # track's motion is camera and object together and says nothing about how it falls (a
