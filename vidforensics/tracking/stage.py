@@ -34,6 +34,7 @@ class TrackingParams(BaseModel):
     track: TrackParams
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
+    max_repeat_share: float     # a track whose points are more than this share codec repeats gets no descent verdict
     report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
     comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
@@ -407,6 +408,13 @@ class TrackingCollector:
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)),
                       background_noise=float(np.median(a[:, NOI])))
+        shown = float(np.mean(a[:, REP] > 0.5))
+        if kin.kind in ("retarded", "free_fall") and shown > self.p.max_repeat_share:
+            # the codec re-showed the object more often than it coded it afresh: its path is steps
+            # between rare updates, and a fit through them is no trajectory
+            kin.reason = (f"{shown:.0%} of its frames re-show an earlier frame's block (H.264): too few "
+                          f"fresh positions to tell how it moves; fitted: {kin.reason}")
+            kin.kind = "inconclusive"
         if not registered:
             # sky only: the camera's motion could not be measured on enough of these frames, so the
             # track's motion is camera and object together and says nothing about how it falls (a
