@@ -37,10 +37,13 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
   of slow objects stay inconclusive unless a scale is given.
 
 Distractors are recognised before any descent is claimed: static clutter
-(moves less than ``static_max_px`` in the scene), flares (bright, near
-saturation), aircraft (fast and mostly horizontal), erratic movers (birds,
-insects: CA-fit residual far above the measurement noise). None of them is
-reported as descending.
+(moves less than ``static_max_px`` in the scene) and ground clutter (its
+surroundings ``texture_max`` times noisier than the frame's sky, or noisier
+than ``clutter_noise_max`` levels: foliage, facades, glints), both before any
+fit; codec artefacts (standing still in the picture while the scene moves),
+flares (bright, near saturation), aircraft (fast and mostly horizontal),
+erratic movers (birds, insects: CA-fit residual far above the measurement
+noise). None of them is reported as descending.
 """
 from __future__ import annotations
 
