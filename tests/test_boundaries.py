@@ -100,3 +100,24 @@ def test_phase_shift_is_unbiased_on_awkward_sizes():
     # 4 px per frame at 480 wide = -4/3 px at 160 (content moves left)
     assert np.median(dx) == pytest.approx(-4 / 3, abs=0.25)
     assert np.median(np.abs(dy)) < 0.25
+
+
+@pytest.mark.parametrize("clip", ["pyscenedetect/goldeneye-vfr-drop3.mp4", "pyscenedetect/fades.mp4"])
+def test_boundaries_called_final_during_the_pass_never_change(clip):
+    # other stages settle their per-segment work during the pass on final_boundaries(): what it calls
+    # final must be exactly what finish() reports below that frame (cuts, fades; fades.mp4 has both)
+    from vidforensics.cuts.boundaries import CutDetector
+    from vidforensics.io.decode import iter_frames
+    cfg = load_config("cuts")
+    det = CutDetector(cfg.cuts)
+    seen = []
+    for fr in iter_frames(Path(__file__).resolve().parent / "data" / "peer-oracles" / clip,
+                          analysis_width=cfg.decode.analysis_width):
+        det.process(fr)
+        seen.append(det.final_boundaries())
+    final = [b.frame for b in det.finish()]
+    assert final, "the clip has boundaries"
+    for frames, before in seen:
+        assert frames == [f for f in final if f < before], (before, frames)
+    # and it does not lag far behind: the detector's window (96 frames) and a boundary just before it
+    assert seen[-1][1] >= len(seen) - 110, seen[-1][1]

@@ -214,6 +214,28 @@ class CutDetector:
         self._decide(final=True)
         return self._merge()
 
+    def final_boundaries(self) -> tuple[list[int], float]:
+        """The boundary frames that can no longer change, and the frame before which that holds.
+
+        Returns ``(frames, final_before)``: ``finish()`` will report exactly these
+        boundaries below ``final_before`` and no other. Decisions still pending can only
+        add or remove boundaries at frames still in the detector's window (a fade's
+        ramp is traced back through it; a gradual transition removes the cuts inside
+        it), or remove a dissolve that overlaps them; and merging boundaries closer than
+        ``min_segment_frames`` chains back from there. Other stages use this to finish
+        their own per-segment work during the pass instead of holding it to the end.
+        """
+        if not self._window:
+            return [], 0
+        p = self.params
+        lo = min(self._window[0].index, self._decided_cut) - 1
+        lo = min([lo] + [g[1] for g in self._gradual if g[0] == "dissolve" and g[2] >= lo])
+        raw = sorted([c[1] for c in self._cuts] + [g[1] for g in self._gradual])
+        final_before = lo
+        while any(final_before - p.min_segment_frames <= f < final_before for f in raw):
+            final_before = min(f for f in raw if final_before - p.min_segment_frames <= f < final_before)
+        return [b.frame for b in self._merge() if b.frame < final_before], final_before
+
     # ---------------------------------------------------------------- decisions
     def _get(self, index: int) -> _Stats | None:
         first = self._window[0].index if self._window else 0
