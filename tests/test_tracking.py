@@ -151,6 +151,35 @@ def test_deterministic(folder, params):
     assert outs[0] == outs[1] and outs[0]
 
 
+def test_settling_during_the_pass_changes_nothing_and_lets_go_of_the_first_shot(folder, params):
+    # the pipeline settles finished tracks during the pass (memory stays flat with the clip's length);
+    # the report must be exactly the one made from every track at the end, with or without a scale
+    scene = S.cut_scene(21)
+    path = folder / "settle.mp4"
+    truth = S.render(scene, path)
+    segs = [tuple(s) for s in truth["segments"]]
+    starts = [s for s, _ in segs]
+    held, settling = TrackingCollector(params), TrackingCollector(params)
+    lagging = TrackingCollector(params)   # boundaries known only 30 frames late, settled every 10 frames
+    for fr in iter_frames(path):
+        m = truth["motion"][fr.index]
+        for col in (held, settling, lagging):
+            col.process(fr, m)
+        settling.settle(starts, float("inf"))
+        if fr.index % 10 == 0:
+            lagging.settle([s for s in starts if s < fr.index - 30], fr.index - 30)
+    assert settling.held_rows() < held.held_rows()
+    # the first shot is over: of its tracks only the pieces it will report are still held
+    kept = [tr for seg, tr in settling._settled]
+    assert kept and all(int(tr.points[-1][0]) < segs[0][1] for tr in kept)
+    assert not [tr for tr in settling._ended if int(tr.points[0][0]) < segs[0][1]]
+    for scale in (None, Scale(m_per_px=0.5)):
+        want = [r.to_report() for r in held.finish(segs, scale=scale)]
+        assert [r.to_report() for r in settling.finish(segs, scale=scale)] == want
+        assert [r.to_report() for r in lagging.finish(segs, scale=scale)] == want
+    assert _descending(held.finish(segs))
+
+
 def test_empty_sky_reports_no_descent(folder, params):
     # cloud, ground texture, sensor noise and H.264 only: no track may be reported as descending
     # (a few bright line-ups of noise still pass the report gate as sideways/erratic movers: a known limit)

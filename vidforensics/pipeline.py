@@ -30,6 +30,10 @@ from vidforensics.report.schema import Boundary, CameraMotion, ErrorInfo, InputI
 from vidforensics.tracking.kinematics import Scale
 from vidforensics.tracking.stage import TrackingCollector, spread
 
+# how often (frames) the tracking stage settles the tracks nothing can join any more: often
+# enough that few are held, rarely enough that grouping them costs nothing
+_SETTLE_EVERY = 25
+
 Progress = Callable[[int, int | None], None]
 
 
@@ -103,6 +107,9 @@ def analyze(path: str | Path, config: Config | str | Path | None = None, *,
                     stage.process(frame)
                 if motion is not None:
                     tracker.process(frame, motion.process(frame))
+                    if frame.index % _SETTLE_EVERY == 0:
+                        # finished tracks whose segments are known are sifted now, not held to the end
+                        tracker.settle(*(detector.final_boundaries() if detector else ([], math.inf)))
                 if progress is not None:
                     progress(frame.index + 1, info.frame_count_declared)
         except DecodeError as exc:

@@ -130,7 +130,8 @@ class TrackingCollector:
         self.detector = Detector(params.detect)
         self.tracker = Tracker(params.track)
         self._watches: list[_Watch] = []
-        self._seen_done = 0
+        self._ended: list[Track] = []                  # finished tracks not yet settled
+        self._settled: list[tuple[int, Track]] = []     # settled pieces that will be reported
         self._last_index = -1
         self._last_t = math.nan
         self._dt = 0.04
@@ -157,13 +158,16 @@ class TrackingCollector:
 
     def _watch(self, luma: np.ndarray, t: float, to_ref: np.ndarray, run: int) -> None:
         """Impact watch: the mean luma where a lost track vanished, for ``impact_window_s`` afterwards."""
-        done = self.tracker.done
-        for tr in done[self._seen_done:]:
+        for tr in self.tracker.done:
             if tr.end_kind == "lost" and tr.run == run and len(tr.points) >= 2:
                 last = tr.points[-1]
                 self._watches.append(_Watch(tr, t + self.p.impact_window_s, np.array([last[RX], last[RY]]),
                                             math.nan))
-        self._seen_done = len(done)
+        for tr in self.tracker.done:
+            # held as one float64 array (128 bytes a point, a tuple of floats takes ~570) until joined
+            tr.points = np.array(tr.points)
+        self._ended.extend(self.tracker.done)
+        self.tracker.done = []
         if not self._watches:
             return
         inv = np.linalg.inv(to_ref)
@@ -195,14 +199,11 @@ class TrackingCollector:
         Ids are the tracks' order: by segment, then first frame.
         """
         if self._pieces is None:
-            tracks = self.tracker.close(self._last_index)
+            tracks = sorted(self._ended + self.tracker.close(self._last_index), key=lambda tr: tr.id)
+            self._ended = []
             if not segments:
                 segments = [(0, self._last_index + 1)]
-            pieces: list[tuple[int, Track]] = []
-            for tr in tracks:
-                pieces.extend(_split(tr, segments))
-            # twice: a piece that only matches another merged piece joins on the second pass
-            self._pieces = self._bridge(self._merge_comoving(self._merge_comoving(pieces)))
+            self._pieces = self._settled + self._join(tracks, segments)
         scale = scale if scale is not None else self.scale
         out = []
         for seg, tr in self._pieces:
@@ -216,6 +217,75 @@ class TrackingCollector:
         for i, r in enumerate(out):
             r.id = i
         return out
+
+    def settle(self, boundaries: list[int], final_before: float) -> None:
+        """Join, fit and sift the finished tracks nothing can join any more; drop the unreported.
+
+        ``boundaries`` are the segment starts (frames) below ``final_before`` that will
+        not change (:meth:`vidforensics.cuts.boundaries.CutDetector.final_boundaries`;
+        without a cut stage, none and infinity). Finished tracks are grouped by run into
+        chains whose time spans come within ``bridge_max_s`` of each other (a superset
+        of the pairs the joins may take: both need a common frame or a gap at most that
+        long). A chain is settled when no live track and no track born from now on can
+        reach it, no impact watch is on it and it ends before ``final_before``; its
+        pieces that will be reported are kept, the rest (static and ground clutter,
+        noise; most rows in textured footage) are dropped.
+        """
+        if not self._ended:
+            return
+        d = self.p.bridge_max_s
+        now, run_now = self._last_t, self.tracker.run
+        live_first = min((tr.points[0][T] for tr in self.tracker.live), default=math.inf)
+        watched = {id(w.track) for w in self._watches}
+        starts = sorted(b for b in boundaries if b > 0)
+        segments = list(zip([0] + starts, starts + [2 ** 62]))
+        spans = sorted(((tr.run, tr.points[0][T], tr.points[-1][T], tr) for tr in self._ended),
+                       key=lambda s: (s[0], s[1], s[3].id))
+        keep: list[Track] = []
+        chain: list[Track] = []
+        chain_run, chain_last = None, -math.inf
+
+        def close_chain() -> None:
+            open_ = (any(id(tr) in watched for tr in chain)
+                     or max(int(tr.points[-1][F]) for tr in chain) >= final_before
+                     or (chain_run == run_now and (now - chain_last <= d or live_first <= chain_last + d)))
+            if open_:
+                keep.extend(chain)
+                return
+            for seg, tr in self._join(sorted(chain, key=lambda tr: tr.id), segments):
+                if self._reportable(seg, tr, self.scale):
+                    tr.points = np.array(tr.points)
+                    self._settled.append((seg, tr))
+
+        for run, first, last, tr in spans:
+            if chain and (run != chain_run or first > chain_last + d):
+                close_chain()
+                chain = []
+            if not chain:
+                chain_run, chain_last = run, last
+            chain.append(tr)
+            chain_last = max(chain_last, last)
+        close_chain()
+        self._ended = sorted(keep, key=lambda tr: tr.id)
+
+    def _join(self, tracks: list[Track], segments: list[tuple[int, int]]) -> list[tuple[int, Track]]:
+        """Tracks (by id) -> pieces per segment, co-moving pieces merged, broken-off pieces bridged."""
+        pieces: list[tuple[int, Track]] = []
+        for tr in tracks:
+            if isinstance(tr.points, np.ndarray):   # (held compactly since it ended) the joins edit lists
+                tr.points = [tuple(r) for r in tr.points.tolist()]
+            pieces.extend(_split(tr, segments))
+        # twice: a piece that only matches another merged piece joins on the second pass
+        return self._bridge(self._merge_comoving(self._merge_comoving(pieces)))
+
+    def _reportable(self, seg: int, tr: Track, scale: Scale | None) -> bool:
+        return (sum(not r[REP] for r in tr.points) >= self.p.min_report_points and self._evident(tr)
+                and self._result(seg, tr, scale).object_kind in self.p.report_kinds)
+
+    def held_rows(self) -> int:
+        """Track points held now (live, finished, settled): what the stage's memory grows with."""
+        return sum(len(tr.points) for tr in self.tracker.live + self.tracker.done + self._ended) + sum(
+            len(tr.points) for _, tr in self._settled)
 
     def _evident(self, tr: Track) -> bool:
         """Whether a track's own measurements show an object rather than noise.

@@ -66,7 +66,8 @@ class Track:
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
     snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture,
     repeat (1: the candidate repeated the previous point's frame position, a copied block:
-    shown where the picture shows it, never a measurement).
+    shown where the picture shows it, never a measurement). Once the track has ended, the
+    tracking stage may hold them as one ``(n, 16)`` array instead.
     """
 
     id: int
