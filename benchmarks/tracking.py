@@ -14,7 +14,8 @@ target (issue 4). Camera motion comes from ``vidforensics.motion``'s estimator
 (``--motion real``; ``auto`` uses it when it imports) or from the exact truth
 (``--motion truth``: isolates the tracking stage). Without ``--quick`` it also runs the
 whole tracking pipeline on the six peer-oracle clips (real footage in which nothing
-falls) and counts the descending tracks it reports. Every number goes to ``--out``.
+falls) and counts the descending tracks it reports, and measures the pipeline's peak
+memory on the bundled sample looped once and three times. Every number goes to ``--out``.
 See ``benchmarks/README.md`` for what each number means.
 """
 from __future__ import annotations
@@ -399,6 +400,48 @@ def real_clips(jobs: int) -> list[dict]:
     return [real_clip_job(p) for p in paths]
 
 
+def memory(out_dir: Path, loops: tuple[int, ...] = (1, 3)) -> list[dict]:
+    """Peak traced memory of the whole tracking pipeline as a clip gets longer.
+
+    The bundled sample (real town footage, two shots) is looped, every other copy
+    mirrored so each loop point is a cut; the peak of ``tracemalloc`` over
+    ``analyze`` should not grow with the number of loops (the stage settles each
+    shot's tracks during the pass).
+    """
+    import tracemalloc
+
+    import av
+
+    from vidforensics import analyze
+    from vidforensics.config import load_config as load_full
+    from vidforensics.io.encode import write_video
+    sample = S.REPO / "samples" / "hass-demo.mp4"
+
+    def frames(n):
+        for k in range(n):
+            with av.open(str(sample)) as c:
+                for f in c.decode(video=0):
+                    img = f.to_ndarray(format="rgb24")
+                    yield img[:, ::-1] if k % 2 else img
+
+    cfg = load_full("tracking")
+    out = []
+    for n in loops:
+        path = out_dir / f"sample_x{n}.mp4"
+        write_video(path, frames(n), 25, crf=23, preset="ultrafast")
+        if not out:
+            analyze(path, cfg)   # imports and caches outside the measurement
+        tracemalloc.start()
+        t = time.perf_counter()
+        rep = analyze(path, cfg)
+        wall = time.perf_counter() - t
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        out.append({"loops": n, "frames": rep.input.frame_count, "segments": len(rep.segments),
+                    "tracks": len(rep.tracks), "peak_mb": peak / 1e6, "wall_s": wall})
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
@@ -427,11 +470,20 @@ def main(argv=None) -> int:
         s["real_clips"] = len(real)
         s["real_false_desc"] = sum(len(r["descending"]) for r in real)
         s["real_tracks"] = sum(r["tracks"] for r in real)
+    mem = [] if a.quick else memory(clip_dir)
     print_report(s, tm, clips)
     for r in real:
         print(f"  {r['clip']:28s} {r['status']:8s} tracks {r['tracks']:3d}  descending {len(r['descending'])}  {r['kinds']}")
+    if mem:
+        print("\nmemory, tracking pipeline on the bundled sample looped (tracemalloc peak):")
+        for m in mem:
+            print(f"  x{m['loops']}: {m['frames']} frames, {m['segments']} segments, {m['tracks']} tracks: "
+                  f"{m['peak_mb']:.1f} MB ({m['wall_s']:.0f} s)")
+        grow = (mem[-1]["peak_mb"] - mem[0]["peak_mb"]) * 1e6 / max(mem[-1]["frames"] - mem[0]["frames"], 1)
+        print(f"  growth per extra frame: {grow:.0f} bytes")
     print(f"\n({time.time() - t0:.0f} s; every clip, track and number in {out})")
     out.write_text(json.dumps({"summary": s, "timing": tm, "targets": TARGETS, "clips": clips, "real_clips": real,
+                               "memory": mem,
                                "machine": platform.platform(), "python": sys.version.split()[0]},
                               indent=1, default=_json))
     return 0
