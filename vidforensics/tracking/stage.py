@@ -118,7 +118,6 @@ class _Watch:
     until_s: float
     ref_xy: np.ndarray
     base_luma: float
-    hit: bool = False
 
 
 class TrackingCollector:
@@ -130,6 +129,8 @@ class TrackingCollector:
         self.detector = Detector(params.detect)
         self.tracker = Tracker(params.track)
         self._watches: list[_Watch] = []
+        self._prev_view: tuple | None = None            # the previous frame's luma, ref -> frame map, run
+        self._impacts: set[int] = set()                 # track ids whose watch saw an impact
         self._ended: list[Track] = []                  # finished tracks not yet settled
         self._settled: list[tuple[int, Track]] = []     # settled pieces that will be reported
         self._last_index = -1
@@ -154,39 +155,62 @@ class TrackingCollector:
         reliable = bool(motion.reliable) and math.isfinite(res)
         self.tracker.step(frame.index, t, dets, np.asarray(motion.to_ref, float), self.frame_size, int(motion.run),
                           res if math.isfinite(res) else 0.0, reliable)
-        self._watch(luma, t, np.asarray(motion.to_ref, float), int(motion.run))
+        self._watch(luma, frame.index, t, np.asarray(motion.to_ref, float), int(motion.run))
 
-    def _watch(self, luma: np.ndarray, t: float, to_ref: np.ndarray, run: int) -> None:
-        """Impact watch: the mean luma where a lost track vanished, for ``impact_window_s`` afterwards."""
+    def _watch(self, luma: np.ndarray, index: int, t: float, to_ref: np.ndarray, run: int) -> None:
+        """Impact watch: did the place where a confirmed track was last seen change when it vanished?
+
+        From the first frame a confirmed track is missed, for ``impact_window_s`` after its
+        last measurement, the mean luma of a patch at its last position (camera motion
+        followed) is compared with the same patch in the frame before it was missed. A
+        change of ``impact_delta`` levels (a flash, dust) means it hit there: the track ends
+        as an ``impact`` (and nothing is bridged onto it). Re-acquired, it is no longer
+        watched. Only the previous frame is kept for this.
+        """
+        r = self.p.impact_radius_px
+
+        def patch_mean(img: np.ndarray, inv: np.ndarray, rx: float, ry: float) -> float:
+            h, w = img.shape
+            x, y, s = inv @ np.array([rx, ry, 1.0])
+            x, y = int(round(x / s)), int(round(y / s))
+            if not (r <= x < w - r and r <= y < h - r):
+                return math.nan
+            return float(img[y - r:y + r + 1, x - r:x + r + 1].mean())
+
+        inv = np.linalg.inv(to_ref)
+        watched = {wt.track.id for wt in self._watches}
+        seen = set()
+        prev = self._prev_view if self._prev_view is not None and self._prev_view[2] == run else None
+        for tr in self.tracker.live:
+            if not tr.confirmed:
+                continue
+            last = tr.points[-1]
+            if int(last[F]) == index:
+                if not last[REP]:
+                    seen.add(tr.id)
+                    self._impacts.discard(tr.id)
+            elif tr.id not in watched and prev is not None and int(last[F]) == index - 1:
+                m = [row for row in tr.points if not row[REP]][-1]
+                base = patch_mean(prev[0], prev[1], m[RX], m[RY])
+                if math.isfinite(base):
+                    self._watches.append(_Watch(tr, m[T] + self.p.impact_window_s, np.array([m[RX], m[RY]]), base))
+        self._prev_view = (luma, inv, run)
         for tr in self.tracker.done:
-            if tr.end_kind == "lost" and tr.run == run and len(tr.points) >= 2:
-                last = tr.points[-1]
-                self._watches.append(_Watch(tr, t + self.p.impact_window_s, np.array([last[RX], last[RY]]),
-                                            math.nan))
-        for tr in self.tracker.done:
+            if tr.id in self._impacts:
+                tr.end_kind = "impact"
             # held as one float64 array (128 bytes a point, a tuple of floats takes ~570) until joined
             tr.points = np.array(tr.points)
         self._ended.extend(self.tracker.done)
         self.tracker.done = []
-        if not self._watches:
-            return
-        inv = np.linalg.inv(to_ref)
-        r = self.p.impact_radius_px
-        h, w = luma.shape
         keep = []
         for wt in self._watches:
-            if wt.track.run != run or t > wt.until_s:
+            if wt.track.run != run or t > wt.until_s or wt.track.id in seen:
                 continue
-            x, y, s = inv @ np.array([wt.ref_xy[0], wt.ref_xy[1], 1.0])
-            x, y = int(round(x / s)), int(round(y / s))
-            if not (r <= x < w - r and r <= y < h - r):
-                continue
-            m = float(luma[y - r:y + r + 1, x - r:x + r + 1].mean())
-            if math.isnan(wt.base_luma):
-                wt.base_luma = m
-            elif abs(m - wt.base_luma) >= self.p.impact_delta:
-                wt.hit = True
-                wt.track.end_kind = "impact"
+            m = patch_mean(luma, inv, *wt.ref_xy)
+            if math.isfinite(m) and abs(m - wt.base_luma) >= self.p.impact_delta:
+                self._impacts.add(wt.track.id)
+                if wt.track.end_kind is not None:   # already ended (lost): it ends in the impact
+                    wt.track.end_kind = "impact"
                 continue
             keep.append(wt)
         self._watches = keep
@@ -236,7 +260,7 @@ class TrackingCollector:
         d = self.p.bridge_max_s
         now, run_now = self._last_t, self.tracker.run
         live_first = min((tr.points[0][T] for tr in self.tracker.live), default=math.inf)
-        watched = {id(w.track) for w in self._watches}
+        watched = {w.track.id for w in self._watches}
         starts = sorted(b for b in boundaries if b > 0)
         segments = list(zip([0] + starts, starts + [2 ** 62]))
         spans = sorted(((tr.run, tr.points[0][T], tr.points[-1][T], tr) for tr in self._ended),
@@ -246,7 +270,7 @@ class TrackingCollector:
         chain_run, chain_last = None, -math.inf
 
         def close_chain() -> None:
-            open_ = (any(id(tr) in watched for tr in chain)
+            open_ = (any(tr.id in watched for tr in chain)
                      or max(int(tr.points[-1][F]) for tr in chain) >= final_before
                      or (chain_run == run_now and (now - chain_last <= d or live_first <= chain_last + d)))
             if open_:
@@ -434,6 +458,8 @@ class TrackingCollector:
             group = [(sg, tr.run) for sg, tr in pieces]
             best = None
             for i in range(len(pieces)):
+                if pieces[i][1].end_kind == "impact":
+                    continue   # it hit the ground (a flash or dust where it vanished): nothing continues it
                 js = np.flatnonzero((first_t - last_t[i] <= p.bridge_max_s) & (first_f > first_f[i])
                                     & (last_f > last_f[i]))
                 for j in js:
