@@ -81,8 +81,21 @@ def test_the_bomb_is_found_and_falls_at_its_speed(report):
     assert d.vy_px_s == pytest.approx(vy, rel=0.12)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4: the sample's bomb is followed only part of the way and "
-                                       "cloud and smoke texture gives further 'falling' tracks (benchmarks/tracking.py)")
+def test_the_bomb_over_the_town_is_followed_to_its_impact(report):
+    """In front of the town the band-pass detector loses the bomb in the texture (it followed 23 of
+    its 92 frames); the motion-compensated difference keeps it, and the flash where it vanished
+    ends the track as an impact (before, a bridge carried it on to the smoke at the impact site)."""
+    bomb, found = _bomb_tracks(report)
+    best = max(found, key=lambda t: len(t.points))
+    n = bomb["last_frame"] - bomb["first_frame"] + 1
+    assert len(best.points) >= 0.7 * n, len(best.points)
+    assert best.descent.kind == "retarded"
+    assert best.end.kind == "impact" and abs(best.end.frame - bomb["last_frame"]) <= 2, best.end
+
+
+@pytest.mark.xfail(strict=True, reason="issue 4: the sample's bomb is followed for 70 of its 92 frames (the "
+                                       "first ones are missed) and cloud and smoke texture gives further "
+                                       "'falling' tracks (benchmarks/tracking.py)")
 def test_the_bomb_is_one_retarded_track_and_nothing_else_descends(report):
     bomb, found = _bomb_tracks(report)
     n = bomb["last_frame"] - bomb["first_frame"] + 1

@@ -93,6 +93,9 @@ class Detector:
 
     def __init__(self, params: DetectParams):
         self.p = params
+        # the last frame's local band-pass noise per noise_block x noise_block work-px block (levels)
+        self.noise_blocks: np.ndarray | None = None
+        self.work: np.ndarray | None = None
 
     def detect(self, luma: np.ndarray) -> Detections:
         """Candidates in one frame.
@@ -104,17 +107,10 @@ class Detector:
         """
         p = self.p
         h, w = luma.shape
-        # Gaussian pyramid: each pyrDown smooths (sigma ~1 px of its input) and halves, the
-        # cheapest matched filter there is (8-bit, 0.15 ms for a 720p frame)
-        levels = max(0, math.ceil(math.log2(w / p.work_width))) if w > p.work_width else 0
-        work = luma
-        for _ in range(levels):
-            work = cv2.pyrDown(work)
-        # below the work level in float: a faint speck is a fraction of a level there
-        work = work.astype(np.float32)
-        if levels == 0:
-            work = cv2.GaussianBlur(work, (5, 5), 1.0)
+        work, k = work_image(luma, p.work_width)
+        self.work = work   # (kept for the difference detector, which works on the same picture)
         wh, ww = work.shape
+        self.noise_blocks = None
         if min(wh, ww) < p.noise_block or min(h, w) < 2 * p.patch_radius + 1:
             # smaller than one noise block or one fit patch (a thumbnail, a 2x2 test clip): no room
             # for a small object against its surroundings
@@ -131,12 +127,12 @@ class Detector:
         blocks = cv2.resize(diff, (nbw, nbh), interpolation=cv2.INTER_AREA)
         # (cv2's 3x3 float median replicates the border: one call instead of a 9-deep numpy median)
         noise_small = np.maximum(cv2.medianBlur(blocks, 3) * np.float32(1.2533), np.float32(p.noise_floor))
+        self.noise_blocks = noise_small   # (kept for the difference detector: where the ground is textured)
         thr_map = cv2.resize(noise_small * np.float32(p.snr_low), (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
         if thr_map.shape != diff.shape:
             thr_map = cv2.copyMakeBorder(thr_map, 0, wh - thr_map.shape[0], 0, ww - thr_map.shape[1],
                                          cv2.BORDER_REPLICATE)
         mask = cv2.compare(diff, thr_map, cv2.CMP_GT)
-        k = w / ww
         # footprint pixels within merge_px of each other are one candidate (canopy + payload);
         # groups wider than an object (edges, lines, texture) are structure
         r = max(0, int(round(p.merge_px / k / 2)))
@@ -148,8 +144,8 @@ class Detector:
         pts = pts.reshape(-1, 2)
         xs, ys = pts[:, 0], pts[:, 1]
         lab = labels[ys, xs]
-        lo_x, hi_x = _group_min(lab, xs, n), _group_max(lab, xs, n)
-        lo_y, hi_y = _group_min(lab, ys, n), _group_max(lab, ys, n)
+        lo_x, hi_x = group_min(lab, xs, n), group_max(lab, xs, n)
+        lo_y, hi_y = group_min(lab, ys, n), group_max(lab, ys, n)
         span = (np.maximum(hi_x - lo_x, hi_y - lo_y) + 1) * k
         good = (span <= p.max_size_px)[lab]
         xs, ys, lab = xs[good], ys[good], lab[good]
@@ -159,7 +155,7 @@ class Detector:
         if len(snr) > p.max_points:
             top = np.argpartition(-snr, p.max_points)[: p.max_points]
             xs, ys, snr, lab = xs[top], ys[top], snr[top], lab[top]
-        peak = np.maximum(_group_max(lab, snr, n), 0.0)
+        peak = np.maximum(group_max(lab, snr, n), 0.0)
         area = np.bincount(lab, minlength=n).astype(np.float64)
         diam = 2.0 * np.sqrt(area / np.pi) * k
         keep = np.flatnonzero((area > 0) & (diam <= p.max_size_px) & (peak >= p.snr_min))
@@ -192,7 +188,6 @@ class Detector:
         p = self.p
         h, w = luma.shape
         r = p.patch_radius
-        n = len(xy0)
         # patches clamped inside the frame (a candidate at the edge is measured off-centre)
         ox = np.clip(np.rint(xy0[:, 0]).astype(int) - r, 0, max(0, w - 2 * r - 1))
         oy = np.clip(np.rint(xy0[:, 1]).astype(int) - r, 0, max(0, h - 2 * r - 1))
@@ -236,7 +231,26 @@ class Detector:
                           noise=noise, size=size, peak=peak, texture=texture.astype(np.float64))
 
 
-def _group_max(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:
+    """The picture the filters run on (float32) and its full-res px per work px.
+
+    Gaussian pyramid levels until it is at most ``work_width`` wide: each pyrDown smooths
+    (sigma ~1 px of its input) and halves, the cheapest matched filter there is (8-bit,
+    0.15 ms for a 720p frame); at full size a 5x5 Gaussian (sigma 1) instead.
+    """
+    h, w = luma.shape
+    levels = max(0, math.ceil(math.log2(w / work_width))) if w > work_width else 0
+    work = luma
+    for _ in range(levels):
+        work = cv2.pyrDown(work)
+    # below the work level in float: a faint speck is a fraction of a level there
+    work = work.astype(np.float32)
+    if levels == 0:
+        work = cv2.GaussianBlur(work, (5, 5), 1.0)
+    return work, w / work.shape[1]
+
+
+def group_max(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """Per-label maximum of ``v`` (-inf where a label has no value).
 
     Assigning in ascending order of ``v`` lets the last (largest) write win: numpy assigns
@@ -248,7 +262,7 @@ def _group_max(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _group_min(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+def group_min(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """Per-label minimum of ``v`` (+inf where a label has no value)."""
-    return -_group_max(lab, -np.asarray(v, np.float64), n)
+    return -group_max(lab, -np.asarray(v, np.float64), n)
 

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from vidforensics.tracking.detect import DetectParams, Detector
+from vidforensics.tracking.difference import DifferenceDetector, DifferenceParams, combine
 from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
 from vidforensics.tracking.track import Track, Tracker, TrackParams
 
@@ -31,6 +32,7 @@ class TrackingParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     detect: DetectParams
+    difference: DifferenceParams
     track: TrackParams
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
@@ -127,6 +129,7 @@ class TrackingCollector:
         self.p = params
         self.scale = scale
         self.detector = Detector(params.detect)
+        self.mover = DifferenceDetector(params.difference, params.detect) if params.difference.enabled else None
         self.tracker = Tracker(params.track)
         self._watches: list[_Watch] = []
         self._prev_view: tuple | None = None            # the previous frame's luma, ref -> frame map, run
@@ -150,6 +153,10 @@ class TrackingCollector:
             self._dt = min(self._dt, t - self._last_t) if self._last_index >= 0 else t - self._last_t
         self._last_t, self._last_index = t, frame.index
         dets = self.detector.detect(luma)
+        if self.mover is not None:
+            moving = self.mover.detect(luma, np.asarray(motion.to_ref, float), int(motion.run), bool(motion.reliable),
+                                       self.detector.noise_blocks, self.detector.work)
+            dets = combine(dets, moving, self.p.detect.merge_px, self.p.comove_size_k, self.p.difference.replace_texture)
         # an unregistrable frame has no residual (NaN): its points are flagged, not given infinite sigma
         res = float(motion.residual_px)
         reliable = bool(motion.reliable) and math.isfinite(res)

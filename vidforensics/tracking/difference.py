@@ -1,0 +1,246 @@
+"""Moving-object candidates against ground texture: a motion-compensated three-frame difference.
+
+The band-pass detector (``detect.py``) measures each candidate against its local
+noise, so over a town, trees or a field a small object is as strong as the texture
+around it and is not seen, or is taken for clutter (the seed case's bomb descends
+in front of buildings). Where the camera's motion is known, the texture can be
+removed instead: the frames ``lag`` and ``2 * lag`` back are warped onto the current
+one and subtracted. What stands still in the scene cancels; a moving object leaves
+itself (in both differences, with one sign) and its two earlier places (each in one
+difference only). The smaller of the two differences where they agree in sign keeps
+the object where it is now and drops the ghosts (three-frame differencing).
+
+The combined difference is band-passed and divided by the local noise of one plain
+difference (sensor noise, codec noise, small registration errors), so the threshold
+is an SNR; it is set high (``snr_min``) because parallax and residual registration
+error at strong edges also survive the difference. Candidates are measured on the
+difference image, where the background is ~0 (contrast: the object's against what was
+behind it; texture ratio 1: the surroundings cancelled), but the noise reported is the
+picture's own around it, so the kinematics' clutter rule still asks how textured the
+place is. Only blocks where the band-pass detector's own noise is high (ground,
+buildings) are searched: over sky that detector is better and there is nothing to
+cancel. Frames whose motion is unreliable (sky only) give none.
+"""
+from __future__ import annotations
+
+import collections
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from vidforensics.tracking.detect import DetectParams, Detections, group_max, work_image
+
+
+class DifferenceParams(BaseModel):
+    """Difference-image candidates; values in ``[tracking.difference]``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool              # off: the band-pass candidates only
+    extra_levels: int          # pyramid levels below the band-pass detector's work scale
+    lag_frames: int            # the frames this many and twice as many back are subtracted
+    min_texture: float         # only where the band-pass detector's local noise is at least this (levels): ground
+    snr_min: float             # peak SNR of the combined difference a candidate needs (parallax, edges survive too)
+    snr_low: float             # footprint pixels above this SNR
+    max_candidates: int        # strongest candidates per frame
+    replace_texture: float     # a band-pass candidate against texture above this (ratio) is replaced by one of these on it
+
+
+class DifferenceDetector:
+    """Feed every frame with its camera motion; returns the moving candidates of that frame."""
+
+    def __init__(self, params: DifferenceParams, detect: DetectParams):
+        self.p = params
+        self.d = detect   # scales, noise blocks, grouping and sigma rules are the band-pass detector's
+        # the last 2 * lag + 1 frames at the work scale, with their map to the run's reference
+        self._hist: collections.deque = collections.deque(maxlen=2 * params.lag_frames + 1)
+
+    def detect(self, luma: np.ndarray, to_ref: np.ndarray, run: int, reliable: bool,
+               noise_blocks: np.ndarray | None, work: np.ndarray | None = None) -> Detections:
+        """Candidates of this frame (full-resolution pixels); empty until the history is full.
+
+        ``noise_blocks``: the band-pass detector's local noise per block of this frame
+        (``Detector.noise_blocks``); only blocks at least ``min_texture`` noisy (ground,
+        buildings: where that detector cannot see a small object) are searched, and only
+        their bounding box is warped. ``work``: that detector's work image of this frame
+        (``Detector.work``), if at hand.
+        """
+        p = self.p
+        h, w = luma.shape
+        if work is None:
+            work, _ = work_image(luma, self.d.work_width)
+        k = w / work.shape[1]
+        for _ in range(p.extra_levels):   # a further pyramid level: 4x cheaper, and these objects are not faint
+            work = cv2.pyrDown(work)
+        k *= 2 ** p.extra_levels
+        self._hist.append((work, np.asarray(to_ref, float), run, bool(reliable)))
+        if len(self._hist) < self._hist.maxlen or noise_blocks is None:
+            return Detections.empty()
+        ends = (self._hist[0], self._hist[-1 - p.lag_frames], self._hist[-1])
+        b = max(2, self.d.noise_block >> p.extra_levels)   # the band-pass detector's noise block, at this scale
+        if any(e[2] != run or not e[3] for e in ends) or min(work.shape) < 4 * b:
+            return Detections.empty()
+        textured = cv2.dilate((noise_blocks >= p.min_texture).astype(np.uint8), np.ones((3, 3), np.uint8))
+        rows, cols = np.flatnonzero(textured.any(axis=1)), np.flatnonzero(textured.any(axis=0))
+        if rows.size == 0:
+            return Detections.empty()
+        # the region of interest: the textured blocks' bounding box, with room for the background filter
+        pad = 4 * b
+        x0, x1 = max(0, cols[0] * b - pad), min(work.shape[1], (cols[-1] + 1) * b + pad)
+        y0, y1 = max(0, rows[0] * b - pad), min(work.shape[0], (rows[-1] + 1) * b + pad)
+        roi = work[y0:y1, x0:x1]
+        wh, ww = roi.shape
+        if min(wh, ww) < 4 * b:
+            return Detections.empty()
+        # work px -> full px (pixel centres): x_full = k x_work + (k - 1) / 2; ROI px -> work px: + (x0, y0)
+        A = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
+        R = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
+        to_cur = np.linalg.inv(R) @ np.linalg.inv(A) @ np.linalg.inv(ends[2][1])
+
+        def warped(e) -> np.ndarray:
+            return cv2.warpPerspective(e[0], to_cur @ e[1] @ A, (ww, wh), flags=cv2.INTER_LINEAR,
+                                       borderMode=cv2.BORDER_REPLICATE)
+
+        d1 = roi - warped(ends[1])
+        d2 = roi - warped(ends[0])
+        # where both agree in sign, the one nearer zero; else 0 (cv2 min/max: a fraction of numpy's time)
+        c = cv2.max(cv2.min(d1, d2), 0.0) + cv2.min(cv2.max(d1, d2), 0.0)
+        band = _band(c, self.d.background_levels)
+        # the noise of one plain difference: what the combined one would show without an object
+        nbw, nbh = max(1, ww // b), max(1, wh // b)
+        blocks = cv2.resize(np.abs(_band(d1, self.d.background_levels)), (nbw, nbh), interpolation=cv2.INTER_AREA)
+        noise_small = np.maximum(cv2.medianBlur(blocks, 3) * np.float32(1.2533), np.float32(self.d.noise_floor))
+        noise = cv2.resize(noise_small, (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
+        if noise.shape != band.shape:
+            noise = cv2.copyMakeBorder(noise, 0, wh - noise.shape[0], 0, ww - noise.shape[1], cv2.BORDER_REPLICATE)
+        absband = cv2.absdiff(band, 0.0)
+        mask = cv2.compare(absband, noise * np.float32(p.snr_low), cv2.CMP_GT) // 255
+        allowed = cv2.resize(textured, (textured.shape[1] * b, textured.shape[0] * b), interpolation=cv2.INTER_NEAREST)
+        allowed = cv2.copyMakeBorder(allowed, 0, max(0, work.shape[0] - allowed.shape[0]), 0,
+                                     max(0, work.shape[1] - allowed.shape[1]), cv2.BORDER_REPLICATE)
+        mask &= allowed[y0:y1, x0:x1]
+        r = max(0, int(round(self.d.merge_px / k / 2)))
+        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r else mask
+        n, labels = cv2.connectedComponents(grouped, connectivity=8)
+        pts = cv2.findNonZero(mask)
+        if pts is None:
+            return Detections.empty()
+        pts = pts.reshape(-1, 2)
+        xs, ys = pts[:, 0], pts[:, 1]
+        lab = labels[ys, xs]
+        s = (absband[ys, xs] / noise[ys, xs]).astype(np.float64)
+        peak = np.maximum(group_max(lab, s, n), 0.0)
+        area = np.bincount(lab, minlength=n).astype(np.float64)
+        diam = 2.0 * np.sqrt(area / np.pi) * k
+        keep = np.flatnonzero((area > 0) & (diam <= self.d.max_size_px) & (peak >= p.snr_min))
+        if keep.size == 0:
+            return Detections.empty()
+        keep = keep[np.argsort(-peak[keep], kind="stable")[: p.max_candidates]]
+        # start at each group's strongest pixel, not its centroid: a group may have merged the object
+        # with residue of moving smoke or an edge next to it
+        o = np.lexsort((-s, lab))
+        first = np.searchsorted(lab[o], keep)
+        px, py = xs[o][first].astype(np.float64), ys[o][first].astype(np.float64)
+        xy = np.stack([k * (px + x0) + (k - 1) / 2, k * (py + y0) + (k - 1) / 2], axis=1)
+        bp = self.d.border_px
+        inside = (xy[:, 0] >= bp) & (xy[:, 1] >= bp) & (xy[:, 0] <= w - 1 - bp) & (xy[:, 1] <= h - 1 - bp)
+        keep, xy, px, py = keep[inside], xy[inside], px[inside].astype(int), py[inside].astype(int)
+        if keep.size == 0:
+            return Detections.empty()
+        pol = np.where(c[py, px] > 0, 1.0, -1.0)
+        x, y, size = _centre(band * np.float32(1.0), px, py, pol, np.clip(diam[keep] / k / 2.355, 0.8, 3.0))
+        xy = np.stack([k * (x + x0) + (k - 1) / 2, k * (y + y0) + (k - 1) / 2], axis=1)
+        # contrast: the combined difference at the peak (the object against what was behind it);
+        # noise: of the surroundings in the picture itself, as for the band-pass candidates (a ring
+        # around it, MAD): the kinematics' clutter rule asks how textured the place is, not how well
+        # the difference cancelled it (a rabbit's ear moving over grass is not a bomb over a town)
+        contrast = c[py, px].astype(np.float64)
+        nz = _ring_noise(luma, xy, self.d.patch_radius)
+        size = size * k
+        sigma = np.maximum(self.d.pos_sigma_k * np.maximum(size, 1.5) / np.maximum(peak[keep], 1e-3),
+                           self.d.pos_sigma_floor)
+        return Detections(xy=xy, sigma=sigma, snr=peak[keep], contrast=contrast, noise=nz, size=size,
+                          peak=np.zeros(len(keep)), texture=np.ones(len(keep)))
+
+
+def _ring_noise(luma: np.ndarray, xy: np.ndarray, radius: int) -> np.ndarray:
+    """Luma noise sigma (MAD of the border of a ``2 radius + 1`` patch) around each point, levels."""
+    h, w = luma.shape
+    s = 2 * radius + 1
+    if w < s or h < s:
+        return np.zeros(len(xy))
+    ox = np.clip(np.rint(xy[:, 0]).astype(int) - radius, 0, w - s)
+    oy = np.clip(np.rint(xy[:, 1]).astype(int) - radius, 0, h - s)
+    ar = np.arange(s)
+    patches = luma[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
+    ring = np.concatenate([patches[:, 0, :], patches[:, -1, :], patches[:, 1:-1, 0], patches[:, 1:-1, -1]], axis=1)
+    noise = 1.4826 * np.median(np.abs(ring - np.median(ring, axis=1)[:, None]), axis=1)
+    return np.where(noise > 0, noise, ring.std(axis=1))
+
+
+def _centre(band: np.ndarray, px: np.ndarray, py: np.ndarray, pol: np.ndarray, width: np.ndarray,
+            radius: int = 5, iterations: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gaussian-weighted centroids of the object-signed band around each start pixel, and sizes.
+
+    The fixed point of the weighted centroid is the least-squares position of a Gaussian
+    template of that width (as in ``detect.py``); steps that leave the patch core keep the
+    previous centre. Size: equivalent diameter of the above-half-peak part near the centre.
+    """
+    hh, ww = band.shape
+    s = 2 * radius + 1
+    ox = np.clip(px - radius, 0, max(0, ww - s))
+    oy = np.clip(py - radius, 0, max(0, hh - s))
+    ar = np.arange(s)
+    patch = band[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
+    sig = np.clip(patch * pol[:, None, None], 0, None)
+    gx = ox[:, None].astype(np.float64) + ar
+    gy = oy[:, None].astype(np.float64) + ar
+    x, y = px.astype(np.float64), py.astype(np.float64)
+    for _ in range(iterations):
+        wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
+        wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
+        wgt = wy[:, :, None] * wx[:, None, :] * sig
+        tot = wgt.sum(axis=(1, 2))
+        ok = tot > 1e-9
+        nx = (wgt.sum(axis=1) * gx).sum(axis=1) / np.where(ok, tot, 1)
+        ny = (wgt.sum(axis=2) * gy).sum(axis=1) / np.where(ok, tot, 1)
+        ok &= (np.abs(nx - px) < radius / 2) & (np.abs(ny - py) < radius / 2)
+        x, y = np.where(ok, nx, x), np.where(ok, ny, y)
+    near = (np.abs(gx - x[:, None])[:, None, :] <= 2 * width[:, None, None]) & (
+        np.abs(gy - y[:, None])[:, :, None] <= 2 * width[:, None, None])
+    half = near & (sig > 0.5 * sig.max(axis=(1, 2))[:, None, None])
+    size = 2.0 * np.sqrt(np.maximum(half.sum(axis=(1, 2)), 1) / np.pi)
+    return x, y, size
+
+
+def _band(img: np.ndarray, levels: int) -> np.ndarray:
+    """The object-scale band of a work image: it minus its ``levels``-down pyramid background."""
+    bg = img
+    for _ in range(levels):
+        bg = cv2.pyrDown(bg)
+    return img - cv2.resize(bg, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float, replace_texture: float) -> Detections:
+    """The band-pass candidates plus those of the difference that no band-pass candidate explains.
+
+    A moving candidate within ``merge_px`` of a band-pass candidate measured against
+    texture (texture ratio above ``replace_texture``) is the same object better
+    measured: it replaces that one (whose position and contrast are the texture's as
+    much as the object's, and which the kinematics would call ground clutter). Any
+    other moving candidate within ``size_k`` sizes of a band-pass candidate is that
+    candidate's object (or a canopy's other end): dropped. (Replacing over the wider
+    distance was tried: a canopy's two ends then alternate and the track turns erratic.)
+    """
+    if not len(moving):
+        return sky
+    if not len(sky):
+        return moving
+    d = np.hypot(sky.xy[:, None, 0] - moving.xy[None, :, 0], sky.xy[:, None, 1] - moving.xy[None, :, 1])
+    same = (d <= merge_px) & (sky.texture > replace_texture)[:, None]
+    near = d <= np.maximum(merge_px, size_k * np.maximum(sky.size[:, None], moving.size[None, :]))
+    ks = ~same.any(axis=1)
+    km = same.any(axis=0) | ~near.any(axis=0)
+    return Detections(*(np.concatenate([getattr(sky, f)[ks], getattr(moving, f)[km]])
+                        for f in ("xy", "sigma", "snr", "contrast", "noise", "size", "peak", "texture")))
