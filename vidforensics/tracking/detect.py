@@ -115,35 +115,18 @@ class Detector:
             # smaller than one noise block or one fit patch (a thumbnail, a 2x2 test clip): no room
             # for a small object against its surroundings
             return Detections.empty()
-        bg = work
-        for _ in range(p.background_levels):
-            bg = cv2.pyrDown(bg)
-        band = work - cv2.resize(bg, (ww, wh), interpolation=cv2.INTER_LINEAR)
+        band = band_pass(work, p.background_levels)
         diff = np.abs(band)
-        # local noise: mean |band| per block (0.798 sigma for Gaussian noise), then the median of
-        # each 3x3 block neighbourhood, so that the object itself does not raise its own floor
         b = p.noise_block
-        nbw, nbh = max(1, ww // b), max(1, wh // b)
-        blocks = cv2.resize(diff, (nbw, nbh), interpolation=cv2.INTER_AREA)
-        # (cv2's 3x3 float median replicates the border: one call instead of a 9-deep numpy median)
-        noise_small = np.maximum(cv2.medianBlur(blocks, 3) * np.float32(1.2533), np.float32(p.noise_floor))
+        noise_small = local_noise(diff, b, p.noise_floor)
+        nbh, nbw = noise_small.shape
         self.noise_blocks = noise_small   # (kept for the difference detector: where the ground is textured)
-        thr_map = cv2.resize(noise_small * np.float32(p.snr_low), (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
-        if thr_map.shape != diff.shape:
-            thr_map = cv2.copyMakeBorder(thr_map, 0, wh - thr_map.shape[0], 0, ww - thr_map.shape[1],
-                                         cv2.BORDER_REPLICATE)
-        mask = cv2.compare(diff, thr_map, cv2.CMP_GT)
-        # footprint pixels within merge_px of each other are one candidate (canopy + payload);
+        mask = cv2.compare(diff, block_map(noise_small * np.float32(p.snr_low), b, diff.shape), cv2.CMP_GT)
         # groups wider than an object (edges, lines, texture) are structure
-        r = max(0, int(round(p.merge_px / k / 2)))
-        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r else mask
-        n, labels = cv2.connectedComponents(grouped, connectivity=8)
-        pts = cv2.findNonZero(mask)
-        if pts is None:
+        groups = group_footprints(mask, p.merge_px / k)
+        if groups is None:
             return Detections.empty()
-        pts = pts.reshape(-1, 2)
-        xs, ys = pts[:, 0], pts[:, 1]
-        lab = labels[ys, xs]
+        n, xs, ys, lab = groups
         lo_x, hi_x = group_min(lab, xs, n), group_max(lab, xs, n)
         lo_y, hi_y = group_min(lab, ys, n), group_max(lab, ys, n)
         span = (np.maximum(hi_x - lo_x, hi_y - lo_y) + 1) * k
@@ -248,6 +231,53 @@ def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:
     if levels == 0:
         work = cv2.GaussianBlur(work, (5, 5), 1.0)
     return work, w / work.shape[1]
+
+
+def band_pass(work: np.ndarray, levels: int) -> np.ndarray:
+    """The object-scale band of a work image: it minus its ``levels``-down pyramid background."""
+    bg = work
+    for _ in range(levels):
+        bg = cv2.pyrDown(bg)
+    return work - cv2.resize(bg, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def local_noise(absband: np.ndarray, block: int, floor: float) -> np.ndarray:
+    """Noise sigma of a band-pass image per ``block`` x ``block`` block, at least ``floor``.
+
+    The mean |band| per block (0.798 sigma for Gaussian noise), then the median of each
+    3x3 block neighbourhood, so that an object does not raise its own floor (cv2's 3x3
+    float median replicates the border: one call instead of a 9-deep numpy median).
+    """
+    h, w = absband.shape
+    blocks = cv2.resize(absband, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA)
+    return np.maximum(cv2.medianBlur(blocks, 3) * np.float32(1.2533), np.float32(floor))
+
+
+def block_map(values: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
+    """Per-block values spread over an image of ``shape`` (edge blocks extended to its border)."""
+    out = cv2.resize(values, (values.shape[1] * block, values.shape[0] * block), interpolation=cv2.INTER_NEAREST)
+    if out.shape[:2] != tuple(shape):
+        out = cv2.copyMakeBorder(out, 0, max(0, shape[0] - out.shape[0]), 0, max(0, shape[1] - out.shape[1]),
+                                 cv2.BORDER_REPLICATE)[: shape[0], : shape[1]]
+    return out
+
+
+def group_footprints(mask: np.ndarray, merge: float) -> tuple[int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Group a candidate mask's pixels: those within ``merge`` px of each other are one candidate.
+
+    Returns the number of labels, the mask pixels' x and y and each one's label, or None
+    when the mask is empty. (Dilated before labelling, so a canopy and its payload a few
+    pixels apart are one candidate.)
+    """
+    r = max(0, int(round(merge / 2)))
+    grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r else mask
+    n, labels = cv2.connectedComponents(grouped, connectivity=8)
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return None
+    pts = pts.reshape(-1, 2)
+    xs, ys = pts[:, 0], pts[:, 1]
+    return n, xs, ys, labels[ys, xs]
 
 
 def group_max(lab: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:

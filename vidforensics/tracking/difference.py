@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidforensics.tracking.detect import DetectParams, Detections, group_max, work_image
+from vidforensics.tracking.detect import (DetectParams, Detections, band_pass, block_map, group_footprints, group_max,
+                                          local_noise, work_image)
 
 
 class DifferenceParams(BaseModel):
@@ -106,29 +107,17 @@ class DifferenceDetector:
         d2 = roi - warped(ends[0])
         # where both agree in sign, the one nearer zero; else 0 (cv2 min/max: a fraction of numpy's time)
         c = cv2.max(cv2.min(d1, d2), 0.0) + cv2.min(cv2.max(d1, d2), 0.0)
-        band = _band(c, self.d.background_levels)
+        band = band_pass(c, self.d.background_levels)
         # the noise of one plain difference: what the combined one would show without an object
-        nbw, nbh = max(1, ww // b), max(1, wh // b)
-        blocks = cv2.resize(np.abs(_band(d1, self.d.background_levels)), (nbw, nbh), interpolation=cv2.INTER_AREA)
-        noise_small = np.maximum(cv2.medianBlur(blocks, 3) * np.float32(1.2533), np.float32(self.d.noise_floor))
-        noise = cv2.resize(noise_small, (nbw * b, nbh * b), interpolation=cv2.INTER_NEAREST)
-        if noise.shape != band.shape:
-            noise = cv2.copyMakeBorder(noise, 0, wh - noise.shape[0], 0, ww - noise.shape[1], cv2.BORDER_REPLICATE)
+        noise = block_map(local_noise(np.abs(band_pass(d1, self.d.background_levels)), b, self.d.noise_floor), b,
+                          band.shape)
         absband = cv2.absdiff(band, 0.0)
         mask = cv2.compare(absband, noise * np.float32(p.snr_low), cv2.CMP_GT) // 255
-        allowed = cv2.resize(textured, (textured.shape[1] * b, textured.shape[0] * b), interpolation=cv2.INTER_NEAREST)
-        allowed = cv2.copyMakeBorder(allowed, 0, max(0, work.shape[0] - allowed.shape[0]), 0,
-                                     max(0, work.shape[1] - allowed.shape[1]), cv2.BORDER_REPLICATE)
-        mask &= allowed[y0:y1, x0:x1]
-        r = max(0, int(round(self.d.merge_px / k / 2)))
-        grouped = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) if r else mask
-        n, labels = cv2.connectedComponents(grouped, connectivity=8)
-        pts = cv2.findNonZero(mask)
-        if pts is None:
+        mask &= block_map(textured, b, work.shape)[y0:y1, x0:x1]
+        groups = group_footprints(mask, self.d.merge_px / k)
+        if groups is None:
             return Detections.empty()
-        pts = pts.reshape(-1, 2)
-        xs, ys = pts[:, 0], pts[:, 1]
-        lab = labels[ys, xs]
+        n, xs, ys, lab = groups
         s = (absband[ys, xs] / noise[ys, xs]).astype(np.float64)
         peak = np.maximum(group_max(lab, s, n), 0.0)
         area = np.bincount(lab, minlength=n).astype(np.float64)
@@ -212,14 +201,6 @@ def _centre(band: np.ndarray, px: np.ndarray, py: np.ndarray, pol: np.ndarray, w
     half = near & (sig > 0.5 * sig.max(axis=(1, 2))[:, None, None])
     size = 2.0 * np.sqrt(np.maximum(half.sum(axis=(1, 2)), 1) / np.pi)
     return x, y, size
-
-
-def _band(img: np.ndarray, levels: int) -> np.ndarray:
-    """The object-scale band of a work image: it minus its ``levels``-down pyramid background."""
-    bg = img
-    for _ in range(levels):
-        bg = cv2.pyrDown(bg)
-    return img - cv2.resize(bg, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float, replace_texture: float) -> Detections:
