@@ -171,36 +171,15 @@ class Detector:
         p = self.p
         h, w = luma.shape
         r = p.patch_radius
-        # patches clamped inside the frame (a candidate at the edge is measured off-centre)
-        ox = np.clip(np.rint(xy0[:, 0]).astype(int) - r, 0, max(0, w - 2 * r - 1))
-        oy = np.clip(np.rint(xy0[:, 1]).astype(int) - r, 0, max(0, h - 2 * r - 1))
         s = 2 * r + 1
         if w < s or h < s:
             return Detections.empty()
-        ar = np.arange(s)
-        patches = luma[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
-        ring = np.concatenate([patches[:, 0, :], patches[:, -1, :], patches[:, 1:-1, 0], patches[:, 1:-1, -1]], axis=1)
-        bg = np.median(ring, axis=1)
-        # MAD of the ring; compressed sky is often quantised flat (MAD 0): then its plain std
-        noise = 1.4826 * np.median(np.abs(ring - bg[:, None]), axis=1)
-        noise = np.where(noise > 0, noise, ring.std(axis=1))
+        # patches clamped inside the frame (a candidate at the edge is measured off-centre)
+        patches, gx, gy = patches_at(luma, xy0, r)
+        bg, noise = ring_background(patches)
         sig = (patches - bg[:, None, None]) * pol[:, None, None]
-        gx = ox[:, None].astype(np.float64) + ar            # (n, s) x coordinate of each column
-        gy = oy[:, None].astype(np.float64) + ar
         width = np.clip(diam / 2.355, 0.8, r / 2.0)        # template sigma from the footprint (FWHM -> sigma)
-        x, y = xy0[:, 0].copy(), xy0[:, 1].copy()
-        pos = np.clip(sig, 0, None)
-        for _ in range(p.fit_iterations):
-            wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
-            wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
-            wgt = wy[:, :, None] * wx[:, None, :] * pos
-            tot = wgt.sum(axis=(1, 2))
-            ok = tot > 1e-9
-            nx = (wgt.sum(axis=1) * gx).sum(axis=1) / np.where(ok, tot, 1)
-            ny = (wgt.sum(axis=2) * gy).sum(axis=1) / np.where(ok, tot, 1)
-            # a step outside the patch core means the fit ran off onto something else: keep the old centre
-            ok &= (np.abs(nx - xy0[:, 0]) < r / 2) & (np.abs(ny - xy0[:, 1]) < r / 2)
-            x, y = np.where(ok, nx, x), np.where(ok, ny, y)
+        x, y = gaussian_centroid(np.clip(sig, 0, None), gx, gy, xy0, width, p.fit_iterations, r / 2)
         wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
         wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
         tmpl = wy[:, :, None] * wx[:, None, :]
@@ -231,6 +210,54 @@ def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:
     if levels == 0:
         work = cv2.GaussianBlur(work, (5, 5), 1.0)
     return work, w / work.shape[1]
+
+
+def patches_at(img: np.ndarray, xy: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``2 radius + 1`` square patches (float64) around each point, clamped inside the image.
+
+    Returns the patches and each patch's column and row coordinates, ``(n, s)`` each.
+    The image must be at least one patch in size.
+    """
+    h, w = img.shape
+    s = 2 * radius + 1
+    ox = np.clip(np.rint(xy[:, 0]).astype(int) - radius, 0, max(0, w - s))
+    oy = np.clip(np.rint(xy[:, 1]).astype(int) - radius, 0, max(0, h - s))
+    ar = np.arange(s)
+    patches = img[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
+    return patches, ox[:, None].astype(np.float64) + ar, oy[:, None].astype(np.float64) + ar
+
+
+def ring_background(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Background (median) and noise sigma (MAD) of each patch's border ring.
+
+    Compressed sky is often quantised flat (MAD 0): then the ring's plain std.
+    """
+    ring = np.concatenate([patches[:, 0, :], patches[:, -1, :], patches[:, 1:-1, 0], patches[:, 1:-1, -1]], axis=1)
+    bg = np.median(ring, axis=1)
+    noise = 1.4826 * np.median(np.abs(ring - bg[:, None]), axis=1)
+    return bg, np.where(noise > 0, noise, ring.std(axis=1))
+
+
+def gaussian_centroid(pos: np.ndarray, gx: np.ndarray, gy: np.ndarray, xy0: np.ndarray, width: np.ndarray,
+                      iterations: int, max_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-weighted centroids of non-negative patches ``pos`` (n, s, s), from ``xy0``.
+
+    The fixed point is the least-squares position of a Gaussian template of that width
+    (the Gaussian fit). A step further than ``max_step`` from the start means the fit ran
+    off onto something else: the previous centre is kept.
+    """
+    x, y = xy0[:, 0].astype(np.float64), xy0[:, 1].astype(np.float64)
+    for _ in range(iterations):
+        wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
+        wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
+        wgt = wy[:, :, None] * wx[:, None, :] * pos
+        tot = wgt.sum(axis=(1, 2))
+        ok = tot > 1e-9
+        nx = (wgt.sum(axis=1) * gx).sum(axis=1) / np.where(ok, tot, 1)
+        ny = (wgt.sum(axis=2) * gy).sum(axis=1) / np.where(ok, tot, 1)
+        ok &= (np.abs(nx - xy0[:, 0]) < max_step) & (np.abs(ny - xy0[:, 1]) < max_step)
+        x, y = np.where(ok, nx, x), np.where(ok, ny, y)
+    return x, y
 
 
 def band_pass(work: np.ndarray, levels: int) -> np.ndarray:

@@ -29,8 +29,9 @@ import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidforensics.tracking.detect import (DetectParams, Detections, band_pass, block_map, group_footprints, group_max,
-                                          local_noise, work_image)
+from vidforensics.tracking.detect import (DetectParams, Detections, band_pass, block_map, gaussian_centroid,
+                                          group_footprints, group_max, local_noise, patches_at, ring_background,
+                                          work_image)
 
 
 class DifferenceParams(BaseModel):
@@ -155,47 +156,22 @@ class DifferenceDetector:
 
 def _ring_noise(luma: np.ndarray, xy: np.ndarray, radius: int) -> np.ndarray:
     """Luma noise sigma (MAD of the border of a ``2 radius + 1`` patch) around each point, levels."""
-    h, w = luma.shape
     s = 2 * radius + 1
-    if w < s or h < s:
+    if luma.shape[0] < s or luma.shape[1] < s:
         return np.zeros(len(xy))
-    ox = np.clip(np.rint(xy[:, 0]).astype(int) - radius, 0, w - s)
-    oy = np.clip(np.rint(xy[:, 1]).astype(int) - radius, 0, h - s)
-    ar = np.arange(s)
-    patches = luma[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
-    ring = np.concatenate([patches[:, 0, :], patches[:, -1, :], patches[:, 1:-1, 0], patches[:, 1:-1, -1]], axis=1)
-    noise = 1.4826 * np.median(np.abs(ring - np.median(ring, axis=1)[:, None]), axis=1)
-    return np.where(noise > 0, noise, ring.std(axis=1))
+    return ring_background(patches_at(luma, xy, radius)[0])[1]
 
 
 def _centre(band: np.ndarray, px: np.ndarray, py: np.ndarray, pol: np.ndarray, width: np.ndarray,
             radius: int = 5, iterations: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian-weighted centroids of the object-signed band around each start pixel, and sizes.
 
-    The fixed point of the weighted centroid is the least-squares position of a Gaussian
-    template of that width (as in ``detect.py``); steps that leave the patch core keep the
-    previous centre. Size: equivalent diameter of the above-half-peak part near the centre.
+    As in ``detect.py``; size: equivalent diameter of the above-half-peak part near the centre.
     """
-    hh, ww = band.shape
-    s = 2 * radius + 1
-    ox = np.clip(px - radius, 0, max(0, ww - s))
-    oy = np.clip(py - radius, 0, max(0, hh - s))
-    ar = np.arange(s)
-    patch = band[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
+    start = np.stack([px, py], axis=1).astype(np.float64)
+    patch, gx, gy = patches_at(band, start, radius)
     sig = np.clip(patch * pol[:, None, None], 0, None)
-    gx = ox[:, None].astype(np.float64) + ar
-    gy = oy[:, None].astype(np.float64) + ar
-    x, y = px.astype(np.float64), py.astype(np.float64)
-    for _ in range(iterations):
-        wx = np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)
-        wy = np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)
-        wgt = wy[:, :, None] * wx[:, None, :] * sig
-        tot = wgt.sum(axis=(1, 2))
-        ok = tot > 1e-9
-        nx = (wgt.sum(axis=1) * gx).sum(axis=1) / np.where(ok, tot, 1)
-        ny = (wgt.sum(axis=2) * gy).sum(axis=1) / np.where(ok, tot, 1)
-        ok &= (np.abs(nx - px) < radius / 2) & (np.abs(ny - py) < radius / 2)
-        x, y = np.where(ok, nx, x), np.where(ok, ny, y)
+    x, y = gaussian_centroid(sig, gx, gy, start, width, iterations, radius / 2)
     near = (np.abs(gx - x[:, None])[:, None, :] <= 2 * width[:, None, None]) & (
         np.abs(gy - y[:, None])[:, :, None] <= 2 * width[:, None, None])
     half = near & (sig > 0.5 * sig.max(axis=(1, 2))[:, None, None])
