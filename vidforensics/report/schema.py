@@ -277,11 +277,11 @@ class Track(_Model):
     id: int
     segment: int
     object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways, unresolved (moves in the picture; the camera's motion is unknown, so how it moves in the scene is too)")
-    points: list[list[float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
+    points: list[tuple[int, float, float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
     repeated_frames: list[int] = Field(
         default_factory=list, description="frames whose point repeats the previous one to 0.001 px: H.264 showed "
                                           "a block copied from an earlier frame there; drawn, never fitted")
-    scene_points: list[list[float]] = Field(
+    scene_points: list[tuple[int, float, float, float, float]] = Field(
         default_factory=list, description="[frame, time_s, x, y, sigma_px]: the positions the descent was fitted "
                                           "to, camera motion removed, in the pixels of the track's first frame")
     descent: Descent
