@@ -152,17 +152,18 @@ class TrackingCollector:
         elif math.isfinite(self._last_t) and t > self._last_t:
             self._dt = min(self._dt, t - self._last_t) if self._last_index >= 0 else t - self._last_t
         self._last_t, self._last_index = t, frame.index
+        to_ref, run = np.asarray(motion.to_ref, float), int(motion.run)
         dets = self.detector.detect(luma)
         if self.mover is not None:
-            moving = self.mover.detect(luma, np.asarray(motion.to_ref, float), int(motion.run), bool(motion.reliable),
-                                       self.detector.noise_blocks, self.detector.work)
+            moving = self.mover.detect(luma, to_ref, run, bool(motion.reliable), self.detector.noise_blocks,
+                                       self.detector.work)
             dets = combine(dets, moving, self.p.detect.merge_px, self.p.comove_size_k, self.p.difference.replace_texture)
         # an unregistrable frame has no residual (NaN): its points are flagged, not given infinite sigma
         res = float(motion.residual_px)
         reliable = bool(motion.reliable) and math.isfinite(res)
-        self.tracker.step(frame.index, t, dets, np.asarray(motion.to_ref, float), self.frame_size, int(motion.run),
-                          res if math.isfinite(res) else 0.0, reliable)
-        self._watch(luma, frame.index, t, np.asarray(motion.to_ref, float), int(motion.run))
+        self.tracker.step(frame.index, t, dets, to_ref, self.frame_size, run, res if math.isfinite(res) else 0.0,
+                          reliable)
+        self._watch(luma, frame.index, t, to_ref, run)
 
     def _watch(self, luma: np.ndarray, index: int, t: float, to_ref: np.ndarray, run: int) -> None:
         """Impact watch: did the place where a confirmed track was last seen change when it vanished?
