@@ -67,7 +67,11 @@ When registration fails
   codec's fixed block grid), i.e. it holds, as before.
 * The frame is textured but registers neither to the keyframe nor to the
   previous frame: a cut or a whip pan. A new run starts with this frame as its
-  reference.
+  reference -- unless it has fewer than ``min_new_run_corners`` corners: a
+  thin strip of ground (whose corners the falling objects themselves add to)
+  would anchor a run that fails again a frame or two later, and every new run
+  ends every track. Such frames stay in the run, unreliable, ``to_ref``
+  following the sky as above.
 
 Known limits: an object covering most of the frame and moving coherently wins
 the RANSAC vote; parallax of a near scene under a moving (not only turning)
@@ -107,6 +111,7 @@ class MotionParams(BaseModel):
     sky_shift_blur: float         # ... on the working image halved and blurred by this sigma (its px): noise and codec blocks out
     max_unregistered_frames: int  # textured frames in a row that register to nothing, flagged, before a new run starts
     new_view_min_cells: int       # ... unless this many cells hold corners: a well-textured frame matching nothing is a new view
+    min_new_run_corners: int      # a frame with fewer corners in all never starts a new run (only a clip's first frame may use it)
     lk_window: int                # Lucas-Kanade window side (working px)
     lk_levels: int                # pyramid levels above the working image in the first try
     lk_levels_retry: int          # ... and in the retry when the first try does not register
@@ -285,6 +290,12 @@ class CameraMotionEstimator:
                 and self._failures < self.p.max_unregistered_frames):
             self._failures += 1
             return self._unreliable(frame, img, TOO_FEW_AGREE)
+        # A new run ends every track. On a frame with barely enough corners (a thin strip of ground
+        # under a zoom, whose corners the falling objects themselves add to) it registers a frame
+        # or two and fails again: runs every few frames, each object cut into pieces. Such a frame
+        # is not a new view: hold the run (flagged) until a frame that can anchor one.
+        if len(corners) < self.p.min_new_run_corners:
+            return self._unreliable(frame, img, TOO_FEW_AGREE, follow=True)
         return self._start_run(frame, img, corners)
 
     def summary(self) -> dict:
@@ -584,9 +595,9 @@ class CameraMotionEstimator:
         self._push(frame, img, to_ref_w if reliable else None)
         return self._sample(frame, to_ref_w, fit.rms * self._factor, reliable, reason)
 
-    def _unreliable(self, frame: Frame, img: np.ndarray, reason: str) -> MotionSample:
+    def _unreliable(self, frame: Frame, img: np.ndarray, reason: str, follow: bool = False) -> MotionSample:
         to_ref_w = self._held
-        d = self._sky_shift(frame, img) if reason == TEXTURE_POOR else None
+        d = self._sky_shift(frame, img) if follow or reason == TEXTURE_POOR else None
         if d is not None:
             # content moved by d: this frame's x was at x - d in the previous one
             to_ref_w = self._last_out @ np.array([[1.0, 0.0, -d[0]], [0.0, 1.0, -d[1]], [0.0, 0.0, 1.0]])
