@@ -118,6 +118,24 @@ def test_three_objects_counted_without_identity_switch(folder, params):
     assert spread(results)["descending"] == 3
 
 
+def test_canopy_piece_joins_its_payload_track_once_that_is_bridged(folder, params):
+    # benchmark clip recall 1016: the second object's payload track breaks off at frame ~64 and is
+    # bridged to its continuation; the canopy's piece from frame 35 overlaps too few frames of
+    # either half to be merged with it, but enough of the bridged whole (once: three tracks)
+    scene = S.random_scene(seed=1016, n_objects=2, snr=5.0, motion="pan")
+    results, truth, _ = _run(scene, folder, params)
+    obj = truth["objects"][1]
+    pos = {f: (x, y) for f, x, y in obj["frames"]}
+    reach = 8.0 + obj["params"]["size"]     # the canopy's centre is ~0.9 sizes above the payload's
+
+    def share(r):
+        return np.mean([f in pos and np.hypot(x - pos[f][0], y - pos[f][1]) <= reach for f, x, y in r.points])
+
+    on_second = [r for r in results if share(r) > 0.9]
+    assert len(on_second) == 2, [(r.start_frame, r.end_frame, share(r)) for r in results]
+    assert max(r.end_frame for r in on_second) >= 95
+
+
 def test_erratic_bird_is_not_descending(folder, params):
     bird = S.Obj("bird", 0.0, 1e9, 500.0, 210.0, 60.0, 8.0, 6.0, -24.0, aspect=2.5, wiggle=10.0, seed=11)
     results, _, _ = _run(_scene("bird", [bird], seed=4), folder, params)

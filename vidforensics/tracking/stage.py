@@ -307,8 +307,10 @@ class TrackingCollector:
             if isinstance(tr.points, np.ndarray):   # (held compactly since it ended) the joins edit lists
                 tr.points = [tuple(r) for r in tr.points.tolist()]
             pieces.extend(_split(tr, segments))
-        # twice: a piece that only matches another merged piece joins on the second pass
-        return self._bridge(self._merge_comoving(self._merge_comoving(pieces)))
+        # twice: a piece that only matches another merged piece joins on the second pass; and once
+        # more after bridging: a canopy's piece may overlap too few frames of each broken-off piece
+        # of its payload's track, but enough of the bridged whole
+        return self._merge_comoving(self._bridge(self._merge_comoving(self._merge_comoving(pieces))))
 
     def _reportable(self, seg: int, tr: Track, scale: Scale | None) -> bool:
         return (sum(not r[REP] for r in tr.points) >= self.p.min_report_points and self._evident(tr)
