@@ -22,6 +22,7 @@ import trackscenes as S  # noqa: E402
 from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator  # noqa: E402
+from vidforensics.tracking.detect import isolation  # noqa: E402
 from vidforensics.tracking.kinematics import Scale  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
 
@@ -196,6 +197,22 @@ def test_settling_during_the_pass_changes_nothing_and_lets_go_of_the_first_shot(
         assert [r.to_report() for r in settling.finish(segs, scale=scale)] == want
         assert [r.to_report() for r in lagging.finish(segs, scale=scale)] == want
     assert _descending(held.finish(segs))
+
+
+def test_isolation_tells_an_object_from_a_bump_on_a_plume():
+    # sky at 180, dark things at 150: a 5 px object alone; the same with a second object 9 px to
+    # its right (a canopy, a neighbour); a 5 px bump on the top edge of a large dark patch (smoke)
+    sky = np.full((80, 240), 180.0)
+    yy, xx = np.mgrid[:80, :240]
+    sky[(yy - 40) ** 2 + (xx - 40) ** 2 <= 6] = 150.0
+    sky[(yy - 40) ** 2 + (xx - 120) ** 2 <= 6] = 150.0
+    sky[(yy - 40) ** 2 + (xx - 129) ** 2 <= 6] = 150.0
+    sky[42:80, 170:240] = 150.0
+    sky[(yy - 40) ** 2 + (xx - 199) ** 2 <= 6] = 150.0
+    xy = np.array([[40.0, 40.0], [120.0, 40.0], [199.0, 40.0]])
+    iso = isolation(sky.astype(np.uint8), xy, np.full(3, -1.0), np.full(3, 30.0), 10)
+    assert iso[0] == pytest.approx(1.0) and iso[1] == pytest.approx(1.0)
+    assert iso[2] < 0.2
 
 
 def test_object_in_front_of_textured_ground_is_followed_by_the_difference_image(folder, params):

@@ -48,6 +48,7 @@ class DetectParams(BaseModel):
     max_candidates: int        # strongest candidates kept per frame (bounds the tracker's work)
     border_px: float           # candidates this close to the picture's edge are dropped (filters ring there)
     patch_radius: int          # full-res patch half-size for the sub-pixel fit
+    isolation_radius: int      # full-res half-size of the square whose sides tell an object from a structure's edge
     fit_iterations: int        # Gaussian-weighted centroid iterations
     pos_sigma_k: float         # position sigma = k * width / SNR (px), the Gaussian-fit error
     pos_sigma_floor: float     # ... but never below this (px): resampling and compression
@@ -68,6 +69,9 @@ class Detections:
     size : (n,) equivalent diameter of the above-half-contrast footprint, px
     peak : (n,) brightest luma in the core (flares saturate)
     texture : (n,) local band-pass noise over the frame's median: ~1 against sky, high on textured ground
+    isolation : (n,) 1 minus the pull of its surroundings' darkest (brightest, for a bright
+        candidate) side toward its own level, over its contrast: ~1 for an object alone in the
+        sky, ~0 or below for a corner or edge of a larger structure (smoke, cloud, ground)
     """
 
     xy: np.ndarray
@@ -78,6 +82,7 @@ class Detections:
     size: np.ndarray
     peak: np.ndarray
     texture: np.ndarray
+    isolation: np.ndarray
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -85,7 +90,7 @@ class Detections:
     @staticmethod
     def empty() -> "Detections":
         z = np.zeros(0)
-        return Detections(np.zeros((0, 2)), z, z, z, z, z, z, z)
+        return Detections(np.zeros((0, 2)), z, z, z, z, z, z, z, z)
 
 
 class Detector:
@@ -189,8 +194,10 @@ class Detector:
         size = 2.0 * np.sqrt((half & (tmpl > 0.05)).sum(axis=(1, 2)) / np.pi)
         peak = np.where(core, patches, 0).max(axis=(1, 2))
         sigma = np.maximum(p.pos_sigma_k * np.maximum(size, 1.5) / np.maximum(snr, 1e-3), p.pos_sigma_floor)
-        return Detections(xy=np.stack([x, y], axis=1), sigma=sigma, snr=snr, contrast=amp * pol,
-                          noise=noise, size=size, peak=peak, texture=texture.astype(np.float64))
+        xy = np.stack([x, y], axis=1)
+        return Detections(xy=xy, sigma=sigma, snr=snr, contrast=amp * pol, noise=noise, size=size, peak=peak,
+                          texture=texture.astype(np.float64),
+                          isolation=isolation(luma, xy, pol, np.abs(amp), p.isolation_radius))
 
 
 def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:
@@ -225,6 +232,26 @@ def patches_at(img: np.ndarray, xy: np.ndarray, radius: int) -> tuple[np.ndarray
     ar = np.arange(s)
     patches = img[(oy[:, None] + ar)[:, :, None], (ox[:, None] + ar)[:, None, :]].astype(np.float64)
     return patches, ox[:, None].astype(np.float64) + ar, oy[:, None].astype(np.float64) + ar
+
+
+def isolation(luma: np.ndarray, xy: np.ndarray, pol: np.ndarray, contrast: np.ndarray,
+              radius: int) -> np.ndarray:
+    """How alone each candidate is: 1 - (its surroundings' strongest side toward it) / its contrast.
+
+    The four sides of a ``2 radius + 1`` square around it are compared with the median
+    of all four: a small object in the sky has every side at the background (~1); a
+    corner of a smoke plume or a cloud, or a bump on an edge, has one side about as
+    dark as itself (<= ~0). The median of each side ignores a neighbour a few pixels
+    wide (a canopy, another object) on it. At the picture's edge the square is moved inside.
+    """
+    if len(xy) == 0:
+        return np.zeros(0)
+    patches, _, _ = patches_at(luma, xy, radius)
+    ring = np.stack([patches[:, 0, :], patches[:, -1, :], patches[:, :, 0], patches[:, :, -1]], axis=1)
+    sides = np.median(ring, axis=2)
+    bg = np.median(np.concatenate([ring[:, 0], ring[:, 1], ring[:, 2, 1:-1], ring[:, 3, 1:-1]], axis=1), axis=1)
+    pull = ((sides - bg[:, None]) * pol[:, None]).max(axis=1)
+    return 1.0 - pull / np.maximum(contrast, 1e-6)
 
 
 def ring_background(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

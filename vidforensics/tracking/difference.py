@@ -151,7 +151,9 @@ class DifferenceDetector:
         sigma = np.maximum(self.d.pos_sigma_k * np.maximum(size, 1.5) / np.maximum(peak[keep], 1e-3),
                            self.d.pos_sigma_floor)
         return Detections(xy=xy, sigma=sigma, snr=peak[keep], contrast=contrast, noise=nz, size=size,
-                          peak=np.zeros(len(keep)), texture=np.ones(len(keep)))
+                          peak=np.zeros(len(keep)), texture=np.ones(len(keep)),
+                          # (not asked: what was behind it is cancelled, its picture surroundings are texture)
+                          isolation=np.ones(len(keep)))
 
 
 def _ring_noise(luma: np.ndarray, xy: np.ndarray, radius: int) -> np.ndarray:
@@ -200,4 +202,4 @@ def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float,
     ks = ~same.any(axis=1)
     km = same.any(axis=0) | ~near.any(axis=0)
     return Detections(*(np.concatenate([getattr(sky, f)[ks], getattr(moving, f)[km]])
-                        for f in ("xy", "sigma", "snr", "contrast", "noise", "size", "peak", "texture")))
+                        for f in ("xy", "sigma", "snr", "contrast", "noise", "size", "peak", "texture", "isolation")))

@@ -39,7 +39,9 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
 Distractors are recognised before any descent is claimed: static clutter
 (moves less than ``static_max_px`` in the scene) and ground clutter (its
 surroundings ``texture_max`` times noisier than the frame's sky, or noisier
-than ``clutter_noise_max`` levels: foliage, facades, glints), both before any
+than ``clutter_noise_max`` levels: foliage, facades, glints) and structure
+(one side of its surroundings nearly as dark as itself, median isolation
+below ``min_isolation``: a corner of a smoke plume or a cloud), all before any
 fit; codec artefacts (standing still in the picture while the scene moves),
 flares (bright, near saturation), aircraft (fast and mostly horizontal),
 erratic movers (birds, insects: CA-fit residual far above the measurement
@@ -87,6 +89,7 @@ class KinematicsParams(BaseModel):
     max_brake_per_s: float     # a canopy brakes at most this fast: -a / v above it is not a canopy
     texture_max: float         # surroundings this many times noisier than the frame's sky: ground clutter
     clutter_noise_max: float   # ... or noisier than this many levels (absolute: a frame textured all over)
+    min_isolation: float       # median isolation below this: part of a larger structure (smoke, cloud edge), not an object
     outlier_k: float           # points off the CA fit by more than this many robust sigma are dropped before the fits
 
 
@@ -178,7 +181,7 @@ class Kinematics:
 def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: np.ndarray, contrast: float,
             peak_luma: float, frame_width: int, params: KinematicsParams,
             scale: tuple[float, float] | None = None, frame_xy: np.ndarray | None = None,
-            texture: float = 1.0, background_noise: float = 0.0) -> Kinematics:
+            texture: float = 1.0, background_noise: float = 0.0, isolation: float = 1.0) -> Kinematics:
     """Fit, classify and (with a scale) convert one track.
 
     Parameters
@@ -195,6 +198,8 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     texture : median local noise around the track over the frame's sky noise
     background_noise : median luma noise sigma of the track's surroundings, levels (absolute: in a
         frame that is textured all over, ``texture`` is ~1 everywhere)
+    isolation : median ``Detections.isolation`` of its points (~1: alone in the sky; <= ~0: an
+        edge or corner of a larger structure)
     """
     p = params
     n = len(t)
@@ -215,6 +220,10 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         return Kinematics("clutter", "not_descending", None,
                           f"against texture: its surroundings vary by {background_noise:.1f} levels "
                           f"(foliage, facades, glints; sky: a few)", **base)
+    if isolation < p.min_isolation:
+        return Kinematics("clutter", "not_descending", None,
+                          f"not alone: a side of its surroundings is {1 - isolation:.0%} of its contrast toward "
+                          f"it (the edge or corner of smoke, cloud or ground)", **base)
     # robust: drop points far off a first CA fit (twice), e.g. frames where only the payload and not
     # its canopy was seen, or a codec blob took the track's place for a frame
     keep = np.ones(n, bool)

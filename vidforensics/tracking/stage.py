@@ -23,7 +23,7 @@ from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale
 from vidforensics.tracking.track import Track, Tracker, TrackParams
 
 # columns of Track.points
-F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, REP = range(16)
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, ISO, REP = range(17)
 
 
 class TrackingParams(BaseModel):
@@ -206,7 +206,7 @@ class TrackingCollector:
         for tr in self.tracker.done:
             if tr.id in self._impacts:
                 tr.end_kind = "impact"
-            # held as one float64 array (128 bytes a point, a tuple of floats takes ~570) until joined
+            # held as one float64 array (136 bytes a point, a tuple of floats takes ~570) until joined
             tr.points = np.array(tr.points)
         self._ended.extend(self.tracker.done)
         self.tracker.done = []
@@ -513,7 +513,7 @@ class TrackingCollector:
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)),
-                      background_noise=float(np.median(a[:, NOI])))
+                      background_noise=float(np.median(a[:, NOI])), isolation=float(np.median(a[:, ISO])))
         shown = float(np.mean(a[:, REP] > 0.5))
         if kin.kind in ("retarded", "free_fall") and shown > self.p.max_repeat_share:
             # the codec re-showed the object more often than it coded it afresh: its path is steps

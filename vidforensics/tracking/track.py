@@ -65,9 +65,9 @@ class Track:
 
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
     snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture,
-    repeat (1: the candidate repeated the previous point's frame position, a copied block:
-    shown where the picture shows it, never a measurement). Once the track has ended, the
-    tracking stage may hold them as one ``(n, 16)`` array instead.
+    isolation, repeat (1: the candidate repeated the previous point's frame position, a copied
+    block: shown where the picture shows it, never a measurement; always the last column).
+    Once the track has ended, the tracking stage may hold them as one ``(n, 17)`` array instead.
     """
 
     id: int
@@ -274,7 +274,8 @@ def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig:
     """One ``Track.points`` row for candidate ``j``."""
     return (frame, t, float(dets.xy[j, 0]), float(dets.xy[j, 1]), float(ref[j, 0]), float(ref[j, 1]),
             float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]), float(dets.noise[j]), float(dets.size[j]),
-            float(dets.peak[j]), float(residual_px), float(reliable), float(dets.texture[j]), float(repeat))
+            float(dets.peak[j]), float(residual_px), float(reliable), float(dets.texture[j]),
+            float(dets.isolation[j]), float(repeat))
 
 
 def _trim_repeats(tr: Track) -> None:
