@@ -137,6 +137,26 @@ def test_canopy_piece_joins_its_payload_track_once_that_is_bridged(folder, param
     assert max(r.end_frame for r in on_second) >= 95
 
 
+def test_two_tracks_taking_turns_on_one_object_are_one(folder, params):
+    # benchmark clip count 3008 with its camera motion measured (sky only, shaken and zoomed): two
+    # tracks took turns on the first object frame by frame from frame 43, each coasting while the
+    # other had the candidate, so they shared no frame; compared between each other's points
+    # they are one track
+    scene = S.random_scene(seed=3008, n_objects=5, snr=8.0, motion="all")
+    path = folder / "count 3008.mp4"
+    truth = S.render(scene, path)
+    est = CameraMotionEstimator(load_config("default").motion)
+    col = TrackingCollector(params)
+    for fr in iter_frames(path):
+        col.process(fr, est.process(fr))
+    results = col.finish([tuple(s) for s in truth["segments"]])
+    obj = truth["objects"][0]
+    pos = {f: (x, y) for f, x, y in obj["frames"]}
+    on_first = [r for r in results
+                if np.mean([f in pos and np.hypot(x - pos[f][0], y - pos[f][1]) <= 8.0 for f, x, y in r.points]) > 0.9]
+    assert len(on_first) == 1, [(r.start_frame, r.end_frame, len(r.points)) for r in on_first]
+
+
 def test_erratic_bird_is_not_descending(folder, params):
     bird = S.Obj("bird", 0.0, 1e9, 500.0, 210.0, 60.0, 8.0, 6.0, -24.0, aspect=2.5, wiggle=10.0, seed=11)
     results, _, _ = _run(_scene("bird", [bird], seed=4), folder, params)

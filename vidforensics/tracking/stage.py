@@ -44,6 +44,8 @@ class TrackingParams(BaseModel):
     comove_rel_speed: float     # ... and drifts apart slower than this (px/s; a zoom moves a canopy end's candidate)
     comove_zoom_share: float    # ... allowing this share of their distance for drift and scatter (zoom)
     comove_min_share: float     # ... over at least this share of the shorter track's frames
+    comove_interp_s: float      # tracks with fewer frames in common are compared where the other has points this close either side ...
+    comove_turns_k: float       # ... and joined only within this many object sizes (two tracks taking turns on one object)
     bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
     bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
     bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
@@ -343,6 +345,9 @@ class TrackingCollector:
         ends, the payload): tracks at a steady offset of up to ``comove_size_k`` object
         sizes. Steadiness is judged robustly (MAD of each axis of the offset) because
         the pieces flicker as the candidates merge and split from frame to frame.
+        Two tracks on one object may also take turns (each coasts while the other has the
+        candidate) and share almost no frame: they are compared where one lies between
+        the other's points, and joined only within ``comove_turns_k`` object sizes.
         """
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
@@ -371,14 +376,21 @@ class TrackingCollector:
                 if float(np.hypot(*np.maximum(gap, 0.0))) > reach:
                     continue
                 common, ia, ib = np.intersect1d(a[:, F], b[:, F], return_indices=True)
+                bv = b[ib]
                 if len(common) < max(3, p.comove_min_share * len(a)):
-                    continue
-                dxy = b[ib][:, [RX, RY]] - a[ia][:, [RX, RY]]
+                    # two tracks taking turns on one object (each coasts while the other takes the
+                    # candidate) share few frames: compared where b has points either side, and
+                    # joined only on top of each other (not at a canopy's offset: neighbours)
+                    ia, bv = _at_times(b, a[:, T], p.comove_interp_s)
+                    if len(ia) < max(3, p.comove_min_share * len(a)):
+                        continue
+                    reach = p.comove_turns_k * max(a_size, sizes[k])
+                dxy = bv[:, [RX, RY]] - a[ia][:, [RX, RY]]
                 d = np.hypot(dxy[:, 0], dxy[:, 1])
                 # steady offset: no relative drift over the common frames, and a small robust scatter
                 # about that trend (two objects a few px apart part at their speed difference)
                 # (of their distance: which end of a canopy is the candidate changes the offset's direction)
-                tc = b[ib, T] - b[ib, T].mean()
+                tc = a[ia, T] - a[ia, T].mean()
                 slope = float(tc @ (d - d.mean())) / max(float(tc @ tc), 1e-9)
                 drift = abs(slope) * float(np.ptp(tc))
                 res = d - d.mean() - slope * tc
@@ -390,7 +402,7 @@ class TrackingCollector:
                         and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))):
                     host = tr2
                     off = np.median(dxy, axis=0)
-                    offf = np.median(b[ib][:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
+                    offf = np.median(bv[:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
                     have = set(b[:, F].astype(int))
                     for row in tr.points:
                         if int(row[F]) not in have:
@@ -585,6 +597,25 @@ def _extrapolate(a: np.ndarray) -> Callable[[float], tuple[np.ndarray, np.ndarra
         return (np.array([float(x @ coefs[0]), float(x @ coefs[1])]),
                 np.array([s2[0] * q + sig2, s2[1] * q + sig2]))
     return at
+
+
+def _at_times(b: np.ndarray, t: np.ndarray, max_gap_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of track array ``b`` at times ``t``: which of ``t`` it covers, and its rows there.
+
+    Exact where ``b`` has a point at that time; linearly interpolated where its points on
+    either side are at most ``max_gap_s`` apart; not covered otherwise.
+    """
+    tb = b[:, T]
+    j = np.searchsorted(tb, t)
+    hi = np.minimum(j, len(tb) - 1)
+    lo = np.maximum(j - 1, 0)
+    exact = tb[hi] == t
+    inner = (j > 0) & (j < len(tb)) & (tb[hi] - tb[lo] <= max_gap_s)
+    idx = np.flatnonzero(exact | inner)
+    rows = np.empty((idx.size, b.shape[1]))
+    for c in range(b.shape[1]):
+        rows[:, c] = np.interp(t[idx], tb, b[:, c])
+    return idx, rows
 
 
 def _split(tr: Track, segments: list[tuple[int, int]]) -> list[tuple[int, Track]]:
