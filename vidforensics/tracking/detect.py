@@ -243,6 +243,14 @@ def isolation(luma: np.ndarray, xy: np.ndarray, pol: np.ndarray, contrast: np.nd
     corner of a smoke plume or a cloud, or a bump on an edge, has one side about as
     dark as itself (<= ~0). The median of each side ignores a neighbour a few pixels
     wide (a canopy, another object) on it. At the picture's edge the square is moved inside.
+
+    Parameters
+    ----------
+    luma : (H, W) uint8 full-resolution luma
+    xy : (n, 2) candidate centres, px
+    pol : (n,) -1 for a candidate darker than its surroundings, +1 for a brighter one
+    contrast : (n,) its |contrast| to the local background, levels
+    radius : half-size of the square, px (larger than the objects, so its sides are background)
     """
     if len(xy) == 0:
         return np.zeros(0)
