@@ -276,7 +276,7 @@ class CameraMotionEstimator:
         # the keyframe does not take this frame: sky, a cut, or a jump the prediction missed
         corners, cells = self._corners(img)
         if not self._textured(corners, cells):
-            return self._unreliable(frame, img, TEXTURE_POOR)
+            return self._unreliable(frame, img, TEXTURE_POOR, follow=True)
         prev = self._prev_keyframe(img)
         if prev is not None:
             fit = self._register(prev, prev.track, img, prev.from_ref @ self._predict(), self.p.lk_levels_retry)
@@ -596,8 +596,10 @@ class CameraMotionEstimator:
         return self._sample(frame, to_ref_w, fit.rms * self._factor, reliable, reason)
 
     def _unreliable(self, frame: Frame, img: np.ndarray, reason: str, follow: bool = False) -> MotionSample:
+        """A frame not registered: ``to_ref`` held, or (``follow``: no registration is expected
+        soon) following the sky's own shift."""
         to_ref_w = self._held
-        d = self._sky_shift(frame, img) if follow or reason == TEXTURE_POOR else None
+        d = self._sky_shift(frame, img) if follow else None
         if d is not None:
             # content moved by d: this frame's x was at x - d in the previous one
             to_ref_w = self._last_out @ np.array([[1.0, 0.0, -d[0]], [0.0, 1.0, -d[1]], [0.0, 0.0, 1.0]])

@@ -24,6 +24,7 @@ cancel. Frames whose motion is unreliable (sky only) give none.
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import cv2
 import numpy as np
@@ -201,5 +202,5 @@ def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float,
     near = d <= np.maximum(merge_px, size_k * np.maximum(sky.size[:, None], moving.size[None, :]))
     ks = ~same.any(axis=1)
     km = same.any(axis=0) | ~near.any(axis=0)
-    return Detections(*(np.concatenate([getattr(sky, f)[ks], getattr(moving, f)[km]])
-                        for f in ("xy", "sigma", "snr", "contrast", "noise", "size", "peak", "texture", "isolation")))
+    return Detections(*(np.concatenate([getattr(sky, f.name)[ks], getattr(moving, f.name)[km]])
+                        for f in dataclasses.fields(Detections)))

@@ -20,10 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from vidforensics.tracking.detect import DetectParams, Detector
 from vidforensics.tracking.difference import DifferenceDetector, DifferenceParams, combine
 from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
-from vidforensics.tracking.track import Track, Tracker, TrackParams
-
-# columns of Track.points
-F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, ISO, REP = range(17)
+from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, TEX, T, X, Y,
+                                         Track, Tracker, TrackParams)
 
 
 class TrackingParams(BaseModel):

@@ -37,6 +37,9 @@ from scipy.optimize import linear_sum_assignment
 
 from vidforensics.tracking.detect import Detections
 
+# columns of Track.points (see Track), written by _row
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, ISO, REP = range(17)
+
 _BIG = 1e9
 
 
@@ -66,8 +69,9 @@ class Track:
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
     snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture,
     isolation, repeat (1: the candidate repeated the previous point's frame position, a copied
-    block: shown where the picture shows it, never a measurement; always the last column).
-    Once the track has ended, the tracking stage may hold them as one ``(n, 17)`` array instead.
+    block: shown where the picture shows it, never a measurement); the module's ``F`` ... ``REP``
+    name the columns. Once the track has ended, the tracking stage may hold them as one
+    ``(n, 17)`` array instead.
     """
 
     id: int
@@ -162,7 +166,7 @@ class Tracker:
             # re-acquires the object when the block is coded again, instead of sitting on a ghost
             upd = np.flatnonzero(assigned >= 0)
             if upd.size:
-                last = np.array([self.live[i].points[-1][2:4] for i in upd])
+                last = np.array([self.live[i].points[-1][X:Y + 1] for i in upd])
                 rep = np.abs(dets.xy[assigned[upd]] - last).max(axis=1) <= p.repeat_px
                 self.t_alive[upd[rep]] = t
                 for i in upd[rep]:
@@ -280,5 +284,5 @@ def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig:
 
 def _trim_repeats(tr: Track) -> None:
     """A track ends at its last measurement: repeats after it show only where it was."""
-    while len(tr.points) > 1 and tr.points[-1][-1]:
+    while len(tr.points) > 1 and tr.points[-1][REP]:
         tr.points.pop()
