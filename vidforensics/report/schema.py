@@ -276,7 +276,7 @@ class Track(_Model):
 
     id: int
     segment: int
-    object_kind: str = Field(description="falling, aircraft, flare, erratic, sideways, unresolved (moves in the picture; the camera's motion is unknown, so how it moves in the scene is too)")
+    object_kind: str = Field(description="falling, aircraft, flare, sideways, unresolved (moves in the picture; the camera's motion is unknown, so how it moves in the scene is too); erratic only where the camera's motion is unknown (its path in the picture: a bird's, or a falling object's under a shaking hand; an erratic path in the scene is a bird's or an insect's and is not reported)")
     points: list[tuple[int, float, float]] = Field(description="[frame, x, y] in that frame's pixel coordinates")
     repeated_frames: list[int] = Field(
         default_factory=list, description="frames whose point repeats the previous one to 0.001 px: H.264 showed "

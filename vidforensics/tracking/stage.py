@@ -35,7 +35,8 @@ class TrackingParams(BaseModel):
     kinematics: KinematicsParams
     min_report_points: int      # confirmed tracks with fewer measured points are not reported
     max_repeat_share: float     # a track whose points are more than this share codec repeats gets no descent verdict
-    report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, unexplained movers are not)
+    report_kinds: list[str]     # object kinds reported (static clutter, codec artefacts, birds are not) ...
+    report_kinds_sky_only: list[str]  # ... and for a track whose camera motion is unknown (kinds of its path in the picture)
     comove_px: float            # two overlapping tracks this close (median, reference px) are one object ...
     comove_size_k: float        # ... or this many times the larger's size (a canopy is ~2x its payload wide) ...
     comove_spread_px: float     # ... when their distance drifts and scatters by less than this (px, robust)
@@ -80,6 +81,7 @@ class TrackResult:
     # [frame, time_s, x, y, sigma]: the positions the kinematics fitted, camera motion removed,
     # in the pixels of the track's first frame
     scene_points: list[list[float]] = field(default_factory=list)
+    registered: bool = True               # camera motion measured on enough of its frames (else sky only)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_report(self) -> dict[str, Any]:
@@ -242,9 +244,8 @@ class TrackingCollector:
             if sum(not r[REP] for r in tr.points) < self.p.min_report_points or not self._evident(tr):
                 continue
             res = self._result(seg, tr, scale)
-            if res.object_kind not in self.p.report_kinds:
-                continue
-            out.append(res)
+            if self._reported_kind(res):
+                out.append(res)
         out.sort(key=lambda r: (r.segment, r.start_frame, r.points[0][1], r.points[0][2]))
         for i, r in enumerate(out):
             r.id = i
@@ -314,7 +315,13 @@ class TrackingCollector:
 
     def _reportable(self, seg: int, tr: Track, scale: Scale | None) -> bool:
         return (sum(not r[REP] for r in tr.points) >= self.p.min_report_points and self._evident(tr)
-                and self._result(seg, tr, scale).object_kind in self.p.report_kinds)
+                and self._reported_kind(self._result(seg, tr, scale)))
+
+    def _reported_kind(self, res: TrackResult) -> bool:
+        """Whether its kind is reported. An erratic path in the scene is a bird, an insect or noise the
+        tracker wandered over; in the picture alone (sky only) it may be a falling object under a
+        hand-held camera's shake, so it is reported there (as its picture kind, undecided)."""
+        return res.object_kind in (self.p.report_kinds if res.registered else self.p.report_kinds_sky_only)
 
     def held_rows(self) -> int:
         """Track points held now (live, finished, settled): what the stage's memory grows with."""
@@ -560,7 +567,7 @@ class TrackingCollector:
             end_frame=int(frames[-1]), end_s=float(a[-1, T]), end_xy=(float(a[-1, X]), float(a[-1, Y])),
             end_ref_xy=(float(a[-1, RX]), float(a[-1, RY])), run=tr.run,
             gaps=int(frames[-1] - frames[0] + 1 - len(frames)),
-            repeated_frames=[int(f) for f in frames[a[:, REP] > 0.5]],
+            repeated_frames=[int(f) for f in frames[a[:, REP] > 0.5]], registered=bool(registered),
             scene_points=[[int(f), float(t), float(x), float(y), float(sg)] for f, t, (x, y), sg in
                           zip(frames[use], a[use, T], xy[use], a[use, SIG] * s_first)])
 
