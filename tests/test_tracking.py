@@ -24,7 +24,7 @@ from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator  # noqa: E402
 from vidforensics.tracking.detect import isolation  # noqa: E402
-from vidforensics.tracking.kinematics import Scale  # noqa: E402
+from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
 
 SIZE = (640, 360)
@@ -183,6 +183,24 @@ def test_erratic_mover_is_not_reported_unless_the_camera_motion_is_unknown(folde
         on_bird = [r for r in results if _match(r, truth["objects"][0]) > 0.8]
         assert {r.object_kind for r in on_bird} == want, (sky_only, [(r.object_kind, r.descent.reason) for r in results])
         assert _descending(results) == []
+
+
+def test_a_track_along_the_pictures_lower_edge_is_ground(params):
+    # sky only, a shaking camera: a feature of the ground at the picture's bottom edge wanders
+    # 15 px in and out in the picture. Never above the bottom 8 %: the ground's edge, not reported.
+    # The same path higher up in the picture is a mover (its kind from the path)
+    rng = np.random.default_rng(3)
+    n = 50
+    t = np.arange(n) / 25.0
+    path = np.c_[300 + 40 * t + rng.normal(0, 0.3, n), 7.5 * np.sin(2 * np.pi * 0.8 * t) + rng.normal(0, 0.3, n)]
+    sig, res = np.full(n, 0.3), np.zeros(n)
+    kinds = {}
+    for name, y0 in (("edge", 350.0), ("sky", 200.0)):
+        xy = path + [0.0, y0]
+        kin = analyse(t, xy, sig, res, -15.0, 0.0, SIZE, params.kinematics, frame_xy=xy)
+        kinds[name] = (kin.object_kind, kin.reason)
+    assert kinds["edge"][0] == "clutter" and "bottom" in kinds["edge"][1], kinds
+    assert kinds["sky"][0] != "clutter", kinds
 
 
 def test_track_does_not_cross_a_cut(folder, params):

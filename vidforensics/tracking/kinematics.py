@@ -41,8 +41,9 @@ Distractors are recognised before any descent is claimed: static clutter
 surroundings ``texture_max`` times noisier than the frame's sky, or noisier
 than ``clutter_noise_max`` levels: foliage, facades, glints) and structure
 (one side of its surroundings nearly as dark as itself, median isolation
-below ``min_isolation``: a corner of a smoke plume or a cloud), all before any
-fit; codec artefacts (standing still in the picture while the scene moves),
+below ``min_isolation``: a corner of a smoke plume or a cloud) and the picture's
+lower edge (never above its bottom ``bottom_band``: ground a shaking camera pushes
+in and out under a sky), all before any fit; codec artefacts (standing still in the picture while the scene moves),
 flares (bright, near saturation), aircraft (fast and mostly horizontal),
 erratic movers (birds, insects: CA-fit residual far above the measurement
 noise). None of them is reported as descending.
@@ -90,6 +91,7 @@ class KinematicsParams(BaseModel):
     texture_max: float         # surroundings this many times noisier than the frame's sky: ground clutter
     clutter_noise_max: float   # ... or noisier than this many levels (absolute: a frame textured all over)
     min_isolation: float       # median isolation below this: part of a larger structure (smoke, cloud edge), not an object
+    bottom_band: float         # a track never above this share of the frame height from its bottom: the ground's edge
     outlier_k: float           # points off the CA fit by more than this many robust sigma are dropped before the fits
 
 
@@ -179,7 +181,7 @@ class Kinematics:
 
 
 def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: np.ndarray, contrast: float,
-            peak_luma: float, frame_width: int, params: KinematicsParams,
+            peak_luma: float, frame_size: tuple[int, int], params: KinematicsParams,
             scale: tuple[float, float] | None = None, frame_xy: np.ndarray | None = None,
             texture: float = 1.0, background_noise: float = 0.0, isolation: float = 1.0) -> Kinematics:
     """Fit, classify and (with a scale) convert one track.
@@ -192,7 +194,7 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     motion_residual : (n,) camera-motion residual per point, px
     contrast : median signed contrast, levels (negative: darker than the sky)
     peak_luma : brightest core luma along the track
-    frame_width : px, for the aircraft speed
+    frame_size : (width, height) px: the aircraft speed is in frame widths, the bottom band in heights
     scale : (metres per pixel, sigma) at the first frame, optional
     frame_xy : (n, 2) the same points in their own frames' pixels (a codec artefact stands still there)
     texture : median local noise around the track over the frame's sky noise
@@ -224,6 +226,13 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         return Kinematics("clutter", "not_descending", None,
                           f"not alone: a side of its surroundings is {1 - isolation:.0%} of its contrast toward "
                           f"it (the edge or corner of smoke, cloud or ground)", **base)
+    if frame_xy is not None and float(frame_xy[:, 1].min()) > (1.0 - p.bottom_band) * frame_size[1]:
+        # the ground enters a sky shot at the bottom: a shaking camera pushes the horizon's features in
+        # and out there, and without the camera's motion they look like movers. A falling object is
+        # seen higher up before it gets there
+        return Kinematics("clutter", "not_descending", None,
+                          f"never above the bottom {p.bottom_band:.0%} of the picture (highest at y = "
+                          f"{float(frame_xy[:, 1].min()):.0f} of {frame_size[1]}): the ground's edge", **base)
     # robust: drop points far off a first CA fit (twice), e.g. frames where only the payload and not
     # its canopy was seen, or a codec blob took the track's place for a frame
     keep = np.ones(n, bool)
@@ -284,7 +293,7 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
     if contrast > 0 and peak_luma >= p.flare_min_luma:
         out.object_kind, out.kind, out.reason = "flare", "not_descending", f"bright (peak luma {peak_luma:.0f})"
         return out
-    if speed >= p.aircraft_min_speed * frame_width and abs(vx) >= p.aircraft_ratio * abs(vy):
+    if speed >= p.aircraft_min_speed * frame_size[0] and abs(vx) >= p.aircraft_ratio * abs(vy):
         out.object_kind, out.kind = "aircraft", "not_descending"
         out.reason = f"fast and horizontal ({vx:.0f}, {vy:.0f} px/s)"
         return out

@@ -528,7 +528,7 @@ class TrackingCollector:
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
-                      float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size[0],
+                      float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size,
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)),
                       background_noise=float(np.median(a[:, NOI])), isolation=float(np.median(a[:, ISO])))
         shown = float(np.mean(a[:, REP] > 0.5))
