@@ -598,11 +598,14 @@ class CameraMotionEstimator:
     def _unreliable(self, frame: Frame, img: np.ndarray, reason: str, follow: bool = False) -> MotionSample:
         """A frame not registered: ``to_ref`` held, or (``follow``: no registration is expected
         soon) following the sky's own shift."""
-        to_ref_w = self._held
+        # held where the previous frame was placed, measured or not: after frames registered but not
+        # reliable (corners clustered in a corner of a zooming view) the last reliable placement is
+        # seconds of zoom behind, and jumping back to it cut every track (count clip 2001, frame 80)
+        to_ref_w = self._last_out
         d = self._sky_shift(frame, img) if follow else None
         if d is not None:
             # content moved by d: this frame's x was at x - d in the previous one
-            to_ref_w = self._last_out @ np.array([[1.0, 0.0, -d[0]], [0.0, 1.0, -d[1]], [0.0, 0.0, 1.0]])
+            to_ref_w = to_ref_w @ np.array([[1.0, 0.0, -d[0]], [0.0, 1.0, -d[1]], [0.0, 0.0, 1.0]])
         self._push(frame, img, None)
         return self._sample(frame, to_ref_w, math.nan, False, reason)
 
