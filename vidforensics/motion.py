@@ -421,7 +421,10 @@ class CameraMotionEstimator:
         """This frame's working to_ref predicted by whichever predictor has lately erred less."""
         both = self._predictions()
         if both is None:
-            return self._held.copy()
+            # after unregistered frames: where the last frame was placed (its fit, or held), not the
+            # last reliable placement, which a zoom has left behind (from there LK missed the keyframe's
+            # corners and the run restarted: benchmark clip count 2006, frame 84, every track cut)
+            return self._last_out.copy()
         return both[0] if self._pred_err[0] <= self._pred_err[1] else both[1]
 
     def _score_predictions(self, to_ref_w: np.ndarray) -> None:
