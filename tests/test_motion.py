@@ -53,6 +53,18 @@ def _run(path: Path, params) -> tuple[list[MotionSample], dict]:
     return samples, est.summary()
 
 
+def _sky_clip(tmp_path: Path, params, name: str, **scene_kw):
+    """A tracking-benchmark sky clip (``trackscenes``, SNR 8) rendered and run through the estimator.
+
+    Returns the samples, the estimator's summary, the render's truth, the scene and the clip's path.
+    """
+    scene = trackscenes.random_scene(snr=8.0, **scene_kw)
+    path = tmp_path / f"{name}.mp4"
+    truth = trackscenes.render(scene, path)
+    samples, summary = _run(path, params)
+    return samples, summary, truth, scene, path
+
+
 def _errors(spec, truth, samples) -> list[float]:
     """Per frame: max error of to_ref at the frame's corners and centre (reference px)."""
     pts = motionbench._points(*spec.size)
@@ -143,10 +155,8 @@ def test_repeated_frames_of_a_still_camera_stay_one_run(tmp_path, params):
     # repeats frames exactly, where every corner's patch error is ~0; "2 x the median
     # error" then dropped the corners off by one rounding step and the run restarted
     # every few frames, cutting every track on the clip (benchmark clip 2009)
-    scene = trackscenes.random_scene(seed=2009, n_objects=3, snr=8.0, motion="static", duration_s=1.0)
-    path = tmp_path / "still camera.mp4"
-    trackscenes.render(scene, path)
-    samples, summary = _run(path, params)
+    samples, _, _, scene, _ = _sky_clip(
+        tmp_path, params, "still camera", seed=2009, n_objects=3, motion="static", duration_s=1.0)
     assert len(samples) == 25 and {s.run for s in samples} == {0}
     assert all(s.reliable for s in samples)
     pts = motionbench._points(*scene.size)
@@ -157,10 +167,7 @@ def test_too_few_corners_to_register_is_texture_poor_not_a_new_view(tmp_path, pa
     # sky over a strip of faint ground, panning, zooming and shaking: corners in enough cells, but
     # fewer in all than a registration needs. Each such frame once started a new run that could
     # never register the next (14 runs in 4 s, every track cut); it is sky-only for motion
-    scene = trackscenes.random_scene(seed=2008, n_objects=5, snr=8.0, motion="all")
-    path = tmp_path / "thin ground.mp4"
-    trackscenes.render(scene, path)
-    samples, _ = _run(path, params)
+    samples = _sky_clip(tmp_path, params, "thin ground", seed=2008, n_objects=5, motion="all")[0]
     assert {s.run for s in samples} == {0}
     assert {s.reason for s in samples} == {TEXTURE_POOR}
 
@@ -170,10 +177,8 @@ def test_a_frame_with_barely_enough_corners_does_not_start_a_new_run(tmp_path, p
     # falling objects. Each failure once started a run on such a frame, which registered a frame
     # or two and failed again: 10 runs in 4 s, every object cut into 3 pieces (benchmark clip
     # count 3001). Those frames now stay in the run, unreliable, following the sky
-    scene = trackscenes.random_scene(seed=3001, n_objects=4, snr=8.0, motion="zoom")
-    path = tmp_path / "zoom over a thin strip.mp4"
-    trackscenes.render(scene, path)
-    samples, summary = _run(path, params)
+    samples, _, _, _, path = _sky_clip(
+        tmp_path, params, "zoom over a thin strip", seed=3001, n_objects=4, motion="zoom")
     assert len(samples) == 100 and {s.run for s in samples} == {0}
     assert sum(not s.reliable for s in samples) >= 90
     # the old rule (a frame with min_inliers corners may start a run) on the same clip
@@ -186,10 +191,8 @@ def test_a_failed_frame_holds_the_previous_placement_not_an_older_one(tmp_path, 
     # of the view (registered, not reliable), then frames fail. A failed frame held the last
     # *reliable* placement, a second of zoom behind: its picture jumped ~40 px at the corners
     # against the previous frame's, and every track there broke (benchmark clip count 2001)
-    scene = trackscenes.random_scene(seed=2001, n_objects=4, snr=8.0, motion="zoom")
-    path = tmp_path / "zoom leaving the ground.mp4"
-    truth = trackscenes.render(scene, path)
-    samples, _ = _run(path, params)
+    samples, _, truth, scene, _ = _sky_clip(
+        tmp_path, params, "zoom leaving the ground", seed=2001, n_objects=4, motion="zoom")
     assert {s.run for s in samples} == {0} and sum(not s.reliable for s in samples) >= 20
     w, h = scene.size
     worst = 0.0
@@ -206,10 +209,7 @@ def test_registration_resumes_from_the_last_placement_after_failed_frames(tmp_pa
     # zooming over a strip of ground that thins out: frames register unreliably or fail, then one
     # could register again, but LK started from the last *reliable* placement, a zoom behind, found
     # nothing, and a new run began (benchmark clip count 2006, frame 84: every track cut)
-    scene = trackscenes.random_scene(seed=2006, n_objects=3, snr=8.0, motion="zoom")
-    path = tmp_path / "zoom thinning the ground.mp4"
-    trackscenes.render(scene, path)
-    samples, _ = _run(path, params)
+    samples = _sky_clip(tmp_path, params, "zoom thinning the ground", seed=2006, n_objects=3, motion="zoom")[0]
     assert {s.run for s in samples} == {0}
     assert 50 <= sum(s.reliable for s in samples) < 100
 
@@ -217,10 +217,8 @@ def test_registration_resumes_from_the_last_placement_after_failed_frames(tmp_pa
 def test_sky_only_frames_follow_the_clouds_for_association(tmp_path, params):
     # hand-held over cloudy sky only: unreliable throughout, but to_ref follows the clouds'
     # translation frame to frame (phase correlation), well closer to the truth than holding
-    scene = trackscenes.random_scene(seed=2007, n_objects=4, snr=8.0, motion="shake", duration_s=2.0)
-    path = tmp_path / "shaken sky.mp4"
-    truth = trackscenes.render(scene, path)
-    samples, _ = _run(path, params)
+    samples, _, truth, scene, _ = _sky_clip(
+        tmp_path, params, "shaken sky", seed=2007, n_objects=4, motion="shake", duration_s=2.0)
     assert not any(s.reliable for s in samples) and {s.run for s in samples} == {0}
     c = np.array([scene.size[0] / 2, scene.size[1] / 2, 1.0])
     followed, held = [], []
