@@ -245,7 +245,6 @@ class CameraMotionEstimator:
         self._prev_img: np.ndarray | None = None
         self._prev_index = -1
         self._hist: list[np.ndarray | None] = []     # working to_ref of the last two frames (None: unreliable)
-        self._held = np.eye(3)                       # last reliable working to_ref of the run
         self._last_out = np.eye(3)                   # working to_ref of the last sample given out
         self._sky_window: np.ndarray | None = None   # Hanning window for the sky's phase correlation
         self._sky_prev: tuple[int, np.ndarray] | None = None   # (frame index, blurred float image)
@@ -593,7 +592,6 @@ class CameraMotionEstimator:
         if reliable:
             self._noise = fit.rms if self._noise is None else 0.9 * self._noise + 0.1 * fit.rms
             self._score_predictions(to_ref_w)
-            self._held = to_ref_w
             to_ref_w = self._maybe_promote(frame, img, key, fit, to_ref_w)
         self._push(frame, img, to_ref_w if reliable else None)
         return self._sample(frame, to_ref_w, fit.rms * self._factor, reliable, reason)
@@ -641,7 +639,7 @@ class CameraMotionEstimator:
         if corners is None:
             corners, cells = self._corners(img)
         self._runs.append(_Run(index=len(self._runs), ref_index=frame.index, first=frame.index))
-        self._keys, self._hist, self._held = [], [], np.eye(3)
+        self._keys, self._hist = [], []
         textured = cells < 0 or self._textured(corners, cells)
         if textured:
             self._add_key(self._keyframe(frame.index, img, corners, np.eye(3)))
@@ -721,7 +719,6 @@ class CameraMotionEstimator:
                 to_ref_w = m / m[2, 2]
                 break
         self._add_key(self._keyframe(frame.index, img, corners, to_ref_w))
-        self._held = to_ref_w
         return to_ref_w
 
 
