@@ -26,6 +26,7 @@ from vidforensics.motion import CameraMotionEstimator  # noqa: E402
 from vidforensics.tracking.detect import isolation  # noqa: E402
 from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
+from vidforensics.tracking.track import CON, ISO, NOI, RX, RY, SNR, TEX, F, T, Track, X, Y  # noqa: E402
 
 SIZE = (640, 360)
 FALLING = ("retarded", "free_fall")
@@ -201,6 +202,23 @@ def test_a_track_along_the_pictures_lower_edge_is_ground(params):
         kinds[name] = (kin.object_kind, kin.reason)
     assert kinds["edge"][0] == "clutter" and "bottom" in kinds["edge"][1], kinds
     assert kinds["sky"][0] != "clutter", kinds
+
+
+def test_a_track_measured_on_a_third_of_its_frames_is_not_evident(params):
+    # the same bright-enough measurements, once on every frame and once on every third
+    # (the tracker coasting between noise that lines up now and then): only the first is evident
+    def track(step: int) -> Track:
+        tr = Track(id=0, run=0, first_to_ref=np.eye(3))
+        for f in range(0, 60, step):
+            row = [0.0] * 17
+            row[F], row[T], row[X], row[Y], row[RX], row[RY] = f, f / 25.0, 300.0, 100.0 + f, 300.0, 100.0 + f
+            row[SNR], row[CON], row[NOI], row[ISO], row[TEX] = 8.0, -10.0, 1.5, 1.0, 1.0
+            tr.points.append(tuple(row))
+        return tr
+
+    col = TrackingCollector(params)
+    assert col._evident(track(1))
+    assert not col._evident(track(3))
 
 
 def test_track_does_not_cross_a_cut(folder, params):

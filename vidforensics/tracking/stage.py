@@ -50,6 +50,7 @@ class TrackingParams(BaseModel):
     bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
     report_min_snr: float       # reported tracks: median band-pass SNR at least this ...
     report_min_cnr: float       # ... and median full-res |contrast| / local noise at least this (noise tracks sit at ~2)
+    report_min_density: float   # ... and measured on at least this share of the frames it spans (noise lines up now and then)
     impact_window_s: float      # after a descending track is lost, watch its last place this long
     impact_delta: float         # a change of the mean luma there (levels) this large is an impact (flash, dust)
     impact_radius_px: int       # half-size of the watched patch, px
@@ -336,8 +337,16 @@ class TrackingCollector:
         the noise both in the band-pass (median SNR) and at full resolution (median
         |contrast| over the local noise). Compression and texture noise that happens to
         line up for a few frames sits at ~2 and ~5 there; an SNR-5 object at ~5 and ~8.
+        And it must have been measured on enough of the frames it spans: the tracker
+        coasts up to ``max_coast_s`` between measurements, so noise that lines up now
+        and then (faint cloud blobs, compression) makes a track measured on a third of
+        its frames; an object is seen on most (repeats of a copied block count: the
+        picture shows it there).
         """
         a = np.array(tr.points)
+        span = a[-1, F] - a[0, F] + 1
+        if len(a) < self.p.report_min_density * span:
+            return False
         a = a[a[:, REP] < 0.5]
         cnr = np.abs(a[:, CON]) / np.maximum(a[:, NOI], 0.1)
         return (float(np.median(a[:, SNR])) >= self.p.report_min_snr
