@@ -45,7 +45,7 @@ from vidforensics.tracking.stage import TrackingCollector  # noqa: E402
 TARGETS = {"recall_snr5": 0.95, "false_det_per_frame": 0.05, "false_desc_per_clip": 0.1, "count_exact": 1.0,
            "id_switches": 0, "vy_median_err": 0.02, "kind_correct_decidable": 0.99, "confidently_wrong": 0.01,
            "time_ratio": 1.5}
-MATCH_PX = 4.0            # a track point within this (+ half the object size) of a truth centre is that object
+MATCH_PX = 4.0            # a track point within this of what is drawn of an object (payload, canopy, blur streak) is on it
 FALLING = ("retarded", "free_fall")
 
 
@@ -137,9 +137,16 @@ def evaluate(scene: S.Scene, truth: dict, results, results_scaled) -> dict:
     """Match reported tracks to truth objects and score one clip (see the README for the rules)."""
     objs = truth["objects"]
     n_frames = truth["frames"]
+    # per object: frame -> (x, y, shape)
     pos = []
     for o in objs:
-        pos.append({f: (x, y) for f, x, y in o["frames"]})
+        pos.append({f: (x, y, sh) for (f, x, y), sh in zip(o["frames"], o["shapes"])})
+
+    def off_object(oi: int, f: int, x: float, y: float) -> float:
+        """How far a point is from what is drawn of object ``oi`` in frame ``f`` (inf: not visible)."""
+        p = pos[oi].get(f)
+        return math.inf if p is None else S.footprint_distance(p[2], x - p[0], y - p[1])
+
     # per track point: which truth object (if any) it sits on
     track_obj = []
     false_points = 0
@@ -149,13 +156,9 @@ def evaluate(scene: S.Scene, truth: dict, results, results_scaled) -> dict:
         for f, x, y in r.points:
             points_total += 1
             best, bd = None, math.inf
-            for oi, o in enumerate(objs):
-                p = pos[oi].get(f)
-                if p is None:
-                    continue
-                d = math.hypot(x - p[0], y - p[1])
-                tol = MATCH_PX + 0.5 * o["params"]["size"] * (o["zoom_first"] or 1.0) * (2.2 if o["params"]["canopy"] else 1)
-                if d <= tol and d < bd:
+            for oi in range(len(objs)):
+                d = off_object(oi, f, x, y)
+                if d <= MATCH_PX and d < bd:
                     best, bd = oi, d
             if best is None:
                 false_points += 1
@@ -171,8 +174,7 @@ def evaluate(scene: S.Scene, truth: dict, results, results_scaled) -> dict:
             if to != oi:
                 continue
             for f, x, y in r.points:
-                p = pos[oi].get(f)
-                if p is not None and math.hypot(x - p[0], y - p[1]) <= MATCH_PX + objs[oi]["params"]["size"]:
+                if off_object(oi, f, x, y) <= MATCH_PX:
                     covered[f] = r.id
         frame_hits += len(covered)
         frame_total += len(pos[oi])

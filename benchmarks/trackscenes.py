@@ -248,6 +248,29 @@ def _stamp(img: np.ndarray, cx: float, cy: float, a: float, b: float, angle: flo
     img[y0:y1, x0:x1] += (value * weight) * cover[..., None]
 
 
+def object_ellipses(o: Obj, t: float, zoom: float) -> list[tuple[float, float, float, float, float]]:
+    """What ``o`` looks like at shot time ``t``: ellipses ``(dx, dy, a, b, contrast share)`` around its centre.
+
+    Offsets and semi-axes (horizontal ``a``, vertical ``b``) in frame px at ``zoom``; the
+    drawing and the benchmark's "is this point on the object" test both use this list.
+    """
+    half = 0.5 * o.size * zoom
+    if o.kind == "aircraft":
+        return [(0.0, 0.0, half, half / o.aspect, 1.0),
+                (0.0, 0.0, 0.45 * half / o.aspect + 0.3, 0.8 * half, 0.8)]   # wings
+    if o.kind == "bird":
+        flap = 0.6 + 0.4 * abs(math.sin(2 * math.pi * 4.0 * (t - o.t0) + o.seed))
+        return [(0.0, 0.0, half, half * flap / o.aspect, 1.0)]
+    if o.kind == "flare":
+        return [(0.0, 0.0, half, half, 1.0), (0.0, 0.0, 2.2 * half, 2.2 * half, 0.25)]   # glow
+    # the payload: long axis vertical; a canopy above it
+    out = [(0.0, 0.0, half / o.aspect, half, 1.0)]
+    if o.canopy:
+        cs = 1.3 * half
+        out.append((0.0, -(half + 1.2 + 0.6 * cs), 1.5 * cs, 0.6 * cs, 0.7))
+    return out
+
+
 def draw_object(img: np.ndarray, o: Obj, A: Sequence[np.ndarray], ts: Sequence[float], zoom: float) -> None:
     """Draw ``o`` blurred over the exposure: sub-frame positions ``ts`` with world->frame maps ``A``."""
     wgt = 1.0 / len(ts)
@@ -256,22 +279,30 @@ def draw_object(img: np.ndarray, o: Obj, A: Sequence[np.ndarray], ts: Sequence[f
             continue
         x, y = o.pos(t)
         u, v, _ = M @ np.array([x, y, 1.0])
-        half = 0.5 * o.size * zoom
-        if o.kind == "aircraft":
-            _stamp(img, u, v, half, half / o.aspect, 0.0, o.contrast, wgt)
-            _stamp(img, u, v, 0.45 * half / o.aspect + 0.3, 0.8 * half, 0.0, o.contrast * 0.8, wgt)  # wings
-        elif o.kind == "bird":
-            flap = 0.6 + 0.4 * abs(math.sin(2 * math.pi * 4.0 * (t - o.t0) + o.seed))
-            _stamp(img, u, v, half, half * flap / o.aspect, 0.0, o.contrast, wgt)
-        elif o.kind == "flare":
-            _stamp(img, u, v, half, half, 0.0, o.contrast, wgt)
-            _stamp(img, u, v, 2.2 * half, 2.2 * half, 0.0, 0.25 * o.contrast, wgt)   # glow
-        else:
-            # the payload: long axis vertical
-            _stamp(img, u, v, half / o.aspect, half, 0.0, o.contrast, wgt)
-            if o.canopy:
-                cs = 1.3 * half
-                _stamp(img, u, v - half - 1.2 - 0.6 * cs, 1.5 * cs, 0.6 * cs, 0.0, 0.7 * o.contrast, wgt)
+        for dx, dy, a, b, share in object_ellipses(o, t, zoom):
+            _stamp(img, u + dx, v + dy, a, b, 0.0, o.contrast * share, wgt)
+
+
+def footprint_distance(shape: Sequence, dx: float, dy: float) -> float:
+    """Distance (px) from a point ``(dx, dy)`` off an object's truth centre to what is drawn of it.
+
+    ``shape`` is a truth frame's ``[ellipses, blur]`` (``truth["objects"][i]["shapes"]``):
+    the object's ellipses around its centre and half its motion-blur streak (a vector:
+    the centre is the streak's middle). 0 inside. The distance to an ellipse is taken
+    along the ray from its centre (exact for circles; close enough for a 1.6:1 payload).
+    """
+    ellipses, (bx, by) = shape
+    l2 = bx * bx + by * by
+    if l2 > 0:   # the nearest place along the streak
+        s = max(-1.0, min(1.0, (dx * bx + dy * by) / l2))
+        dx, dy = dx - s * bx, dy - s * by
+    best = math.inf
+    for ex, ey, a, b, _ in ellipses:
+        px, py = dx - ex, dy - ey
+        r = math.hypot(px, py)
+        edge = a * b / math.hypot(b * px, a * py) * r if r > 0 else 0.0
+        best = min(best, max(0.0, r - edge))
+    return best
 
 
 @dataclass
@@ -400,9 +431,11 @@ class Renderer:
                     alive = o.t0 <= t < o.t1
                     r = 0.5 * o.size * zoom
                     inside = -r <= u <= w - 1 + r and -r <= v <= h - 1 + r
+                    blur = [round(0.5 * float(cs[-1][0] - cs[0][0]), 3), round(0.5 * float(cs[-1][1] - cs[0][1]), 3)]
                     objs.append({"id": oi, "x": round(u, 3), "y": round(v, 3),
                                  "visible": bool(alive and inside), "alive": bool(alive),
-                                 "size_px": round(o.size * zoom, 3)})
+                                 "size_px": round(o.size * zoom, 3),
+                                 "shape": [[[round(e, 3) for e in el] for el in object_ellipses(o, t, zoom)], blur]})
                 img += self._noise(k)[..., None]
                 to_ref = ref_M @ np.linalg.inv(M)
                 motion = TruthMotion(index=k, time_s=self.times[k], to_ref=to_ref, ref_index=start, run=si,
@@ -428,7 +461,7 @@ def render(scene: Scene, path: str | Path) -> dict:
 
 
 def truth_of(scene: Scene, frames: list[dict]) -> dict:
-    """Per-object truth: kind, visible frames, first-frame scale and per-frame positions."""
+    """Per-object truth: kind, visible frames, first-frame scale, per-frame positions and shapes."""
     objects = []
     k0 = 0
     segs = []
@@ -442,6 +475,7 @@ def truth_of(scene: Scene, frames: list[dict]) -> dict:
                             "zoom_first": first["zoom"] if first else None,
                             "t_first": first["t_shot"] if first else None,
                             "frames": [[f["frame"], f["objects"][oi]["x"], f["objects"][oi]["y"]] for f in vis],
+                            "shapes": [f["objects"][oi]["shape"] for f in vis],
                             "times": [f["time_s"] for f in vis], "t_shot": [f["t_shot"] for f in vis]})
         k0 += shot.n
     return {"name": scene.name, "size": list(scene.size), "frames": len(frames), "segments": segs,
