@@ -415,16 +415,18 @@ class TrackingCollector:
                 if (np.median(d) <= reach and spread <= allow
                         and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))):
                     host = tr2
+                    # its points fill the host's missing frames: in the picture where they were
+                    # measured (on the object, if on another part of it: moved by the pieces'
+                    # median offset, 43 % of them had landed off it, where the host itself had
+                    # strayed); in reference px moved by that offset (the joins and the fit
+                    # compare positions of one part of the object)
                     off = np.median(dxy, axis=0)
-                    offf = np.median(bv[:, [X, Y]] - a[ia][:, [X, Y]], axis=0)
                     have = set(b[:, F].astype(int))
                     for row in tr.points:
                         if int(row[F]) not in have:
                             row = list(row)
                             row[RX] += off[0]
                             row[RY] += off[1]
-                            row[X] += offf[0]
-                            row[Y] += offf[1]
                             tr2.points.append(tuple(row))
                             tr2.borrowed.add(int(row[F]))
                     tr2.points.sort(key=lambda r: r[F])
@@ -528,8 +530,9 @@ class TrackingCollector:
         rel = a[:, REL] > 0.5
         registered = rel.sum() >= self.p.kinematics.min_points
         use = rel if registered else np.ones(len(a), bool)
-        # points borrowed from a co-moving piece (a canopy's end, shifted by the median offset) give the
-        # track its frames, but the offset drifts under zoom and fakes curvature: fit the own points
+        # points borrowed from a co-moving piece (a canopy's end: in reference px moved by the pieces'
+        # offset) give the track its frames, but the offset drifts under zoom and fakes curvature: fit
+        # the own points
         own = ~np.isin(a[:, F].astype(int), list(tr.borrowed)) if tr.borrowed else np.ones(len(a), bool)
         if (use & own).sum() >= self.p.kinematics.min_points:
             use = use & own

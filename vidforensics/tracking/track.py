@@ -81,7 +81,7 @@ class Track:
     confirmed: bool = False
     end_kind: str | None = None
     end_frame: int | None = None
-    borrowed: set[int] = field(default_factory=set)   # frames whose point came from a co-moving piece (shifted)
+    borrowed: set[int] = field(default_factory=set)   # frames whose point came from a co-moving piece (picture px as measured, reference px moved)
 
 
 class Tracker:
