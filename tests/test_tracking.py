@@ -230,6 +230,23 @@ def test_a_track_along_the_pictures_lower_edge_is_ground(params):
     assert kinds["sky"][0] != "clutter", kinds
 
 
+def test_a_small_speed_change_is_no_free_fall_without_a_scale(params):
+    # 3 s at 25 fps, 0.2 px noise. A slow descender whose speed grows 60 % over the track (what a
+    # zoom or a canopy's centre sliding along it fakes, 3 px/s^2 at 14.5 px/s; significant at 3
+    # sigma) is not called a free fall without a scale; a fall released 0.5 s before the track,
+    # whose speed grows 1.5x its mid-track speed, is
+    rng = np.random.default_rng(5)
+    t = np.arange(75) / 25.0
+    sig, res = np.full(len(t), 0.2), np.zeros(len(t))
+    kinds = {}
+    for name, y in (("drift", 100 + 10 * t + 1.5 * t ** 2), ("fall", 100 + 10 * (t + 0.5) ** 2)):
+        xy = np.c_[300 + 2 * t, y] + rng.normal(0, 0.2, (len(t), 2))
+        kin = analyse(t, xy, sig, res, -15.0, 0.0, SIZE, params.kinematics, frame_xy=xy)
+        kinds[name] = (kin.kind, kin.reason)
+    assert kinds["drift"][0] == "inconclusive" and "speed changes by only" in kinds["drift"][1], kinds
+    assert kinds["fall"][0] == "free_fall", kinds
+
+
 def test_a_track_measured_on_a_third_of_its_frames_is_not_evident(params):
     # the same bright-enough measurements, once on every frame and once on every third
     # (the tracker coasting between noise that lines up now and then): only the first is evident

@@ -24,8 +24,12 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
 
 - free fall: ``a`` significantly positive and consistent with a release from
   rest: ``tau = v / a`` (time since release; ``a / v ~ 1 / tau``) no longer than
-  ``max_fall_s`` and not after the first point. With a scale, also ``a`` above
-  ``free_fall_min_g`` of ``g`` in pixels, and not above ``free_fall_max_g`` of it
+  ``max_fall_s`` and not after the first point. Without a scale, also a speed
+  change over the track of at least ``free_fall_min_dv`` of its mid-track speed
+  (1: released at most half the track's length before its first point; a slow
+  object under a zoom or a sliding canopy centre fakes smaller ones). With a
+  scale, also ``a`` above ``free_fall_min_g`` of ``g`` in pixels, and not above
+  ``free_fall_max_g`` of it
   (drag only slows a fall: more is a fit bent by canopy/payload jumps; the margin
   is for a scale given once for a zooming clip).
 - retarded: ``a`` significantly negative (a canopy braking), or bounded so close
