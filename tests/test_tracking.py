@@ -59,6 +59,16 @@ def _run(scene: S.Scene, folder: Path, params: TrackingParams, scale: Scale | No
     return col.finish([tuple(s) for s in truth["segments"]]), truth, scene
 
 
+def _run_measured(scene: S.Scene, path: Path, params: TrackingParams):
+    """As ``_run``, with the camera motion measured by the estimator (as the benchmark's ``--motion real``)."""
+    truth = S.render(scene, path)
+    est = CameraMotionEstimator(load_config("default").motion)
+    col = TrackingCollector(params)
+    for fr in iter_frames(path):
+        col.process(fr, est.process(fr))
+    return col.finish([tuple(s) for s in truth["segments"]]), truth
+
+
 def _descending(results):
     return [r for r in results if r.descent.kind in FALLING]
 
@@ -144,14 +154,8 @@ def test_two_tracks_taking_turns_on_one_object_are_one(folder, params):
     # tracks took turns on the first object frame by frame from frame 43, each coasting while the
     # other had the candidate, so they shared no frame; compared between each other's points
     # they are one track
-    scene = S.random_scene(seed=3008, n_objects=5, snr=8.0, motion="all")
-    path = folder / "count 3008.mp4"
-    truth = S.render(scene, path)
-    est = CameraMotionEstimator(load_config("default").motion)
-    col = TrackingCollector(params)
-    for fr in iter_frames(path):
-        col.process(fr, est.process(fr))
-    results = col.finish([tuple(s) for s in truth["segments"]])
+    results, truth = _run_measured(S.random_scene(seed=3008, n_objects=5, snr=8.0, motion="all"),
+                                   folder / "count 3008.mp4", params)
     obj = truth["objects"][0]
     pos = {f: (x, y) for f, x, y in obj["frames"]}
     on_first = [r for r in results
@@ -164,14 +168,8 @@ def test_points_a_joined_piece_lends_are_reported_where_they_were_seen(folder, p
     # ~8 px off it near its end, where a co-moving piece on the object itself is joined to it; the
     # piece's points filled the track's missing frames moved by the pieces' offset, 8 px off the
     # object (11 points). A point is where it was measured: on the object
-    scene = S.random_scene(seed=2003, n_objects=3, snr=8.0, motion="all")
-    path = folder / "count 2003.mp4"
-    truth = S.render(scene, path)
-    est = CameraMotionEstimator(load_config("default").motion)
-    col = TrackingCollector(params)
-    for fr in iter_frames(path):
-        col.process(fr, est.process(fr))
-    results = col.finish([tuple(s) for s in truth["segments"]])
+    results, truth = _run_measured(S.random_scene(seed=2003, n_objects=3, snr=8.0, motion="all"),
+                                   folder / "count 2003.mp4", params)
     shapes = [{f: (x, y, sh) for (f, x, y), sh in zip(o["frames"], o["shapes"])} for o in truth["objects"]]
 
     def on(oi, f, x, y):
