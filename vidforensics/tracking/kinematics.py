@@ -29,9 +29,8 @@ estimate ``a +- sigma_a`` and the mid-track ``v``, at ``k`` sigma:
   (1: released at most half the track's length before its first point; a slow
   object under a zoom or a sliding canopy centre fakes smaller ones). With a
   scale, also ``a`` above ``free_fall_min_g`` of ``g`` in pixels, and not above
-  ``free_fall_max_g`` of it
-  (drag only slows a fall: more is a fit bent by canopy/payload jumps; the margin
-  is for a scale given once for a zooming clip).
+  ``free_fall_max_g`` of it (drag only slows a fall: more is a fit bent by
+  canopy/payload jumps; the margin is for a scale given once for a zooming clip).
 - retarded: ``a`` significantly negative (a canopy braking), or bounded so close
   to 0 that any free fall with this speed would have started more than
   ``max_fall_s`` ago (``(a + k sigma_a) * max_fall_s < v``); with a scale,
