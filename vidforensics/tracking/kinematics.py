@@ -47,8 +47,8 @@ than ``clutter_noise_max`` levels: foliage, facades, glints) and structure
 below ``min_isolation``: a corner of a smoke plume or a cloud) and the picture's
 lower edge (never above its bottom ``bottom_band``: ground a shaking camera pushes
 in and out under a sky), all before any fit; codec artefacts (standing still in
-the picture while the scene moves), flares (bright, near saturation), aircraft (fast and mostly horizontal),
-erratic movers (birds, insects: CA-fit residual far above the measurement
+the picture while the scene moves), flares (bright, near saturation), aircraft
+(fast and mostly horizontal), erratic movers (birds, insects: CA-fit residual far above the measurement
 noise). None of them is reported as descending.
 """
 from __future__ import annotations

@@ -240,13 +240,7 @@ class TrackingCollector:
                 segments = [(0, self._last_index + 1)]
             self._pieces = self._settled + self._join(tracks, segments)
         scale = scale if scale is not None else self.scale
-        out = []
-        for seg, tr in self._pieces:
-            if sum(not r[REP] for r in tr.points) < self.p.min_report_points or not self._evident(tr):
-                continue
-            res = self._result(seg, tr, scale)
-            if self._reported_kind(res):
-                out.append(res)
+        out = [res for seg, tr in self._pieces if (res := self._report(seg, tr, scale)) is not None]
         out.sort(key=lambda r: (r.segment, r.start_frame, r.points[0][1], r.points[0][2]))
         for i, r in enumerate(out):
             r.id = i
@@ -287,7 +281,7 @@ class TrackingCollector:
                 keep.extend(chain)
                 return
             for seg, tr in self._join(sorted(chain, key=lambda tr: tr.id), segments):
-                if self._reportable(seg, tr, self.scale):
+                if self._report(seg, tr, self.scale) is not None:
                     tr.points = np.array(tr.points)
                     self._settled.append((seg, tr))
 
@@ -314,9 +308,13 @@ class TrackingCollector:
         # of its payload's track, but enough of the bridged whole
         return self._merge_comoving(self._bridge(self._merge_comoving(self._merge_comoving(pieces))))
 
-    def _reportable(self, seg: int, tr: Track, scale: Scale | None) -> bool:
-        return (sum(not r[REP] for r in tr.points) >= self.p.min_report_points and self._evident(tr)
-                and self._reported_kind(self._result(seg, tr, scale)))
+    def _report(self, seg: int, tr: Track, scale: Scale | None) -> TrackResult | None:
+        """The piece's report entry, or None when it is not reported (too few points, not evident,
+        or a kind that is not reported)."""
+        if sum(not r[REP] for r in tr.points) < self.p.min_report_points or not self._evident(tr):
+            return None
+        res = self._result(seg, tr, scale)
+        return res if self._reported_kind(res) else None
 
     def _reported_kind(self, res: TrackResult) -> bool:
         """Whether its kind is reported. An erratic path in the scene is a bird, an insect or noise the
