@@ -23,10 +23,11 @@ import trackscenes as S  # noqa: E402
 from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator  # noqa: E402
-from vidforensics.tracking.detect import isolation  # noqa: E402
+from vidforensics.tracking.detect import Detections, isolation  # noqa: E402
+from vidforensics.tracking.difference import combine  # noqa: E402
 from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
-from vidforensics.tracking.track import CON, ISO, NOI, RX, RY, SNR, TEX, F, T, Track, X, Y  # noqa: E402
+from vidforensics.tracking.track import CON, ISO, NOI, RX, RY, SNR, STILL, TEX, F, T, Track, X, Y  # noqa: E402
 
 SIZE = (640, 360)
 FALLING = ("retarded", "free_fall")
@@ -228,6 +229,37 @@ def test_a_track_along_the_pictures_lower_edge_is_ground(params):
     assert kinds["sky"][0] != "clutter", kinds
 
 
+def test_standing_texture_the_difference_image_sees_still_is_clutter(params):
+    # a blob on a roof that slides 3 px/s down as a zoom changes its size (the bundled sample's town):
+    # descending for the band-pass, but where the difference image searched the ground it saw nothing
+    # move. On most of its points: clutter; on a third (an object passing over the ground for a while,
+    # its band-pass points there near no moving candidate): not
+    rng = np.random.default_rng(2)
+    t = np.arange(40) / 25.0
+    xy = np.c_[300 + 0.5 * t, 200 + 3.0 * t] + rng.normal(0, 0.1, (len(t), 2))
+    sig, res = np.full(len(t), 0.1), np.zeros(len(t))
+    kinds = {share: analyse(t, xy, sig, res, -15.0, 0.0, SIZE, params.kinematics, frame_xy=xy, still_share=share)
+             for share in (0.9, 0.35)}
+    assert kinds[0.9].object_kind == "clutter" and "difference image saw nothing move" in kinds[0.9].reason
+    assert kinds[0.35].object_kind == "falling", kinds[0.35]
+
+
+def test_band_pass_candidates_the_difference_image_searched_are_still_unless_something_moves_near():
+    def dets(xy, size=4.0):
+        n = len(xy)
+        z = np.zeros(n)
+        return Detections(xy=np.array(xy, float).reshape(-1, 2), sigma=z + 0.3, snr=z + 8, contrast=z - 10, noise=z + 2,
+                          size=z + size, peak=z, texture=z + 1, isolation=z + 1, still=z)
+
+    sky = dets([(100.0, 100.0), (200.0, 100.0), (300.0, 100.0)])
+    moving = dets([(203.0, 101.0)])
+    # searched at the first two (the third is over sky); a moving candidate next to the second
+    out = combine(sky, moving, 4.0, 2.5, 3.0, np.array([True, True, False]))
+    assert len(out) == 3 and out.still.tolist() == [1.0, 0.0, 0.0]   # (the moving one is the second's object)
+    assert combine(sky, dets([]), 4.0, 2.5, 3.0, np.array([True, False, True])).still.tolist() == [1.0, 0.0, 1.0]
+    assert combine(sky, moving, 4.0, 2.5, 3.0).still.tolist() == [0.0, 0.0, 0.0]   # no difference image
+
+
 def test_a_small_speed_change_is_no_free_fall_without_a_scale(params):
     # 3 s at 25 fps, 0.2 px noise. A slow descender whose speed grows 60 % over the track (what a
     # zoom or a canopy's centre sliding along it fakes, 3 px/s^2 at 14.5 px/s; significant at 3
@@ -251,7 +283,7 @@ def test_a_track_measured_on_a_third_of_its_frames_is_not_evident(params):
     def track(step: int) -> Track:
         tr = Track(id=0, run=0, first_to_ref=np.eye(3))
         for f in range(0, 60, step):
-            row = [0.0] * 17
+            row = [0.0] * (STILL + 1)
             row[F], row[T], row[X], row[Y], row[RX], row[RY] = f, f / 25.0, 300.0, 100.0 + f, 300.0, 100.0 + f
             row[SNR], row[CON], row[NOI], row[ISO], row[TEX] = 8.0, -10.0, 1.5, 1.0, 1.0
             tr.points.append(tuple(row))

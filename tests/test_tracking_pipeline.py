@@ -93,9 +93,17 @@ def test_the_bomb_over_the_town_is_followed_to_its_impact(report):
     assert best.end.kind == "impact" and abs(best.end.frame - bomb["last_frame"]) <= 2, best.end
 
 
-@pytest.mark.xfail(strict=True, reason="issue 4: the sample's bomb is followed for 70 of its 92 frames (the "
-                                       "first ones are missed) and cloud and smoke texture gives further "
-                                       "'falling' tracks (benchmarks/tracking.py)")
+def test_the_towns_standing_texture_gives_no_falling_track(report):
+    """Shadow corners and dishes on the roofs slide a few px as the zoom changes their size (3 px/s down,
+    'falling' to the band-pass); where the difference image searched the town it saw them stand still."""
+    _, found = _bomb_tracks(report)
+    falling = [t for t in report.tracks if t.object_kind in ("falling", "unresolved")]
+    assert falling and all(t in found for t in falling), [(t.id, t.object_kind, t.start.frame) for t in falling]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 4: the sample's bomb is followed for 70 of its 92 frames: the "
+                                       "first 8, after the jump cut, are missed (the difference image needs "
+                                       "2 lag frames of the new run; benchmarks/README.md)")
 def test_the_bomb_is_one_retarded_track_and_nothing_else_descends(report):
     bomb, found = _bomb_tracks(report)
     n = bomb["last_frame"] - bomb["first_frame"] + 1

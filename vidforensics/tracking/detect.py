@@ -72,6 +72,8 @@ class Detections:
     isolation : (n,) 1 minus the pull of its surroundings' darkest (brightest, for a bright
         candidate) side toward its own level, over its contrast: ~1 for an object alone in the
         sky, ~0 or below for a corner or edge of a larger structure (smoke, cloud, ground)
+    still : (n,) 1 where the motion-compensated difference image searched (textured ground) and
+        saw nothing move near the candidate: standing texture; 0 elsewhere (``difference.combine``)
     """
 
     xy: np.ndarray
@@ -83,6 +85,7 @@ class Detections:
     peak: np.ndarray
     texture: np.ndarray
     isolation: np.ndarray
+    still: np.ndarray
 
     def __len__(self) -> int:
         return int(self.xy.shape[0])
@@ -90,7 +93,7 @@ class Detections:
     @staticmethod
     def empty() -> "Detections":
         z = np.zeros(0)
-        return Detections(np.zeros((0, 2)), z, z, z, z, z, z, z, z)
+        return Detections(np.zeros((0, 2)), z, z, z, z, z, z, z, z, z)
 
 
 class Detector:
@@ -197,7 +200,7 @@ class Detector:
         xy = np.stack([x, y], axis=1)
         return Detections(xy=xy, sigma=sigma, snr=snr, contrast=amp * pol, noise=noise, size=size, peak=peak,
                           texture=texture.astype(np.float64),
-                          isolation=isolation(luma, xy, pol, np.abs(amp), p.isolation_radius))
+                          isolation=isolation(luma, xy, pol, np.abs(amp), p.isolation_radius), still=np.zeros(len(xy)))
 
 
 def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:

@@ -58,6 +58,8 @@ class DifferenceDetector:
         self.d = detect   # scales, noise blocks, grouping and sigma rules are the band-pass detector's
         # the last 2 * lag + 1 frames at the work scale, with their map to the run's reference
         self._hist: collections.deque = collections.deque(maxlen=2 * params.lag_frames + 1)
+        # where the last frame's difference was searched: (noise-block mask, full-res px per work px), or None
+        self._searched: tuple[np.ndarray, float] | None = None
 
     def detect(self, luma: np.ndarray, to_ref: np.ndarray, run: int, reliable: bool,
                noise_blocks: np.ndarray | None, work: np.ndarray | None = None) -> Detections:
@@ -71,9 +73,11 @@ class DifferenceDetector:
         """
         p = self.p
         h, w = luma.shape
+        self._searched = None
         if work is None:
             work, _ = work_image(luma, self.d.work_width)
         k = w / work.shape[1]
+        k_blocks = k   # (noise_blocks are blocks of this scale's pixels)
         for _ in range(p.extra_levels):   # a further pyramid level: 4x cheaper, and these objects are not faint
             work = cv2.pyrDown(work)
         k *= 2 ** p.extra_levels
@@ -96,6 +100,7 @@ class DifferenceDetector:
         wh, ww = roi.shape
         if min(wh, ww) < 4 * b:
             return Detections.empty()
+        self._searched = (textured, k_blocks)
         # work px -> full px (pixel centres): x_full = k x_work + (k - 1) / 2; ROI px -> work px: + (x0, y0)
         A = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
         R = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
@@ -154,7 +159,18 @@ class DifferenceDetector:
         return Detections(xy=xy, sigma=sigma, snr=peak[keep], contrast=contrast, noise=nz, size=size,
                           peak=np.zeros(len(keep)), texture=np.ones(len(keep)),
                           # (not asked: what was behind it is cancelled, its picture surroundings are texture)
-                          isolation=np.ones(len(keep)))
+                          isolation=np.ones(len(keep)), still=np.zeros(len(keep)))
+
+    def searched_at(self, xy: np.ndarray) -> np.ndarray:
+        """Whether the last frame's difference image was searched at each point (full-res px): the
+        textured ground around it, with the camera's motion known and enough frames of the run."""
+        if self._searched is None or len(xy) == 0:
+            return np.zeros(len(xy), bool)
+        mask, k = self._searched
+        b = self.d.noise_block
+        bx = np.clip(((xy[:, 0] + 0.5) / k - 0.5) // b, 0, mask.shape[1] - 1).astype(int)
+        by = np.clip(((xy[:, 1] + 0.5) / k - 0.5) // b, 0, mask.shape[0] - 1).astype(int)
+        return mask[by, bx] > 0
 
 
 def _ring_noise(luma: np.ndarray, xy: np.ndarray, radius: int) -> np.ndarray:
@@ -182,7 +198,8 @@ def _centre(band: np.ndarray, px: np.ndarray, py: np.ndarray, pol: np.ndarray, w
     return x, y, size
 
 
-def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float, replace_texture: float) -> Detections:
+def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float, replace_texture: float,
+            searched: np.ndarray | None = None) -> Detections:
     """The band-pass candidates plus those of the difference that no band-pass candidate explains.
 
     A moving candidate within ``merge_px`` of a band-pass candidate measured against
@@ -192,14 +209,21 @@ def combine(sky: Detections, moving: Detections, merge_px: float, size_k: float,
     other moving candidate within ``size_k`` sizes of a band-pass candidate is that
     candidate's object (or a canopy's other end): dropped. (Replacing over the wider
     distance was tried: a canopy's two ends then alternate and the track turns erratic.)
+
+    ``searched``: per band-pass candidate, whether the difference image was searched
+    there (``DifferenceDetector.searched_at``). Those with no moving candidate within
+    ``size_k`` sizes are marked ``still``: texture standing in the scene (a shadow's
+    corner, a dish on a roof), whatever the band-pass makes of it under a zoom.
     """
-    if not len(moving):
-        return sky
     if not len(sky):
         return moving
     d = np.hypot(sky.xy[:, None, 0] - moving.xy[None, :, 0], sky.xy[:, None, 1] - moving.xy[None, :, 1])
-    same = (d <= merge_px) & (sky.texture > replace_texture)[:, None]
     near = d <= np.maximum(merge_px, size_k * np.maximum(sky.size[:, None], moving.size[None, :]))
+    if searched is not None:
+        sky = dataclasses.replace(sky, still=(np.asarray(searched, bool) & ~near.any(axis=1)).astype(np.float64))
+    if not len(moving):
+        return sky
+    same = (d <= merge_px) & (sky.texture > replace_texture)[:, None]
     ks = ~same.any(axis=1)
     km = same.any(axis=0) | ~near.any(axis=0)
     return Detections(*(np.concatenate([getattr(sky, f.name)[ks], getattr(moving, f.name)[km]])

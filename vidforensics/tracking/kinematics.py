@@ -44,7 +44,9 @@ Distractors are recognised before any descent is claimed: static clutter
 surroundings ``texture_max`` times noisier than the frame's sky, or noisier
 than ``clutter_noise_max`` levels: foliage, facades, glints) and structure
 (one side of its surroundings nearly as dark as itself, median isolation
-below ``min_isolation``: a corner of a smoke plume or a cloud) and the picture's
+below ``min_isolation``: a corner of a smoke plume or a cloud) and standing texture
+(on more than ``still_max_share`` of its points the motion-compensated difference
+image, searching the ground there, saw nothing move) and the picture's
 lower edge (never above its bottom ``bottom_band``: ground a shaking camera pushes
 in and out under a sky), all before any fit; codec artefacts (standing still in
 the picture while the scene moves), flares (bright, near saturation), aircraft
@@ -94,6 +96,7 @@ class KinematicsParams(BaseModel):
     texture_max: float         # surroundings this many times noisier than the frame's sky: ground clutter
     clutter_noise_max: float   # ... or noisier than this many levels (absolute: a frame textured all over)
     min_isolation: float       # median isolation below this: part of a larger structure (smoke, cloud edge), not an object
+    still_max_share: float     # more of its points where the difference image saw nothing move: standing ground texture
     bottom_band: float         # a track never above this share of the frame height from its bottom: the ground's edge
     outlier_k: float           # points off the CA fit by more than this many robust sigma are dropped before the fits
 
@@ -186,7 +189,8 @@ class Kinematics:
 def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: np.ndarray, contrast: float,
             peak_luma: float, frame_size: tuple[int, int], params: KinematicsParams,
             scale: tuple[float, float] | None = None, frame_xy: np.ndarray | None = None,
-            texture: float = 1.0, background_noise: float = 0.0, isolation: float = 1.0) -> Kinematics:
+            texture: float = 1.0, background_noise: float = 0.0, isolation: float = 1.0,
+            still_share: float = 0.0) -> Kinematics:
     """Fit, classify and (with a scale) convert one track.
 
     Parameters
@@ -205,6 +209,8 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         frame that is textured all over, ``texture`` is ~1 everywhere)
     isolation : median ``Detections.isolation`` of its points (~1: alone in the sky; <= ~0: an
         edge or corner of a larger structure)
+    still_share : share of its points where the motion-compensated difference image, searching the
+        textured ground there, saw nothing move (``Detections.still``)
     """
     p = params
     n = len(t)
@@ -229,6 +235,12 @@ def analyse(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray, motion_residual: n
         return Kinematics("clutter", "not_descending", None,
                           f"not alone: a side of its surroundings is {1 - isolation:.0%} of its contrast toward "
                           f"it (the edge or corner of smoke, cloud or ground)", **base)
+    if still_share > p.still_max_share:
+        # a band-pass blob on standing texture (a shadow's corner, a dish on a roof) that slides a few
+        # px as a zoom changes its size: where a moving object would show, the difference shows nothing
+        return Kinematics("clutter", "not_descending", None,
+                          f"stands still against the ground: on {still_share:.0%} of its points the "
+                          f"motion-compensated difference image saw nothing move there", **base)
     if frame_xy is not None and float(frame_xy[:, 1].min()) > (1.0 - p.bottom_band) * frame_size[1]:
         # the ground enters a sky shot at the bottom: a shaking camera pushes the horizon's features in
         # and out there, and without the camera's motion they look like movers. A falling object is

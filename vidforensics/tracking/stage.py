@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from vidforensics.tracking.detect import DetectParams, Detector
 from vidforensics.tracking.difference import DifferenceDetector, DifferenceParams, combine
 from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
-from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, TEX, T, X, Y,
+from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, STILL, TEX, T, X, Y,
                                          Track, Tracker, TrackParams)
 
 
@@ -160,7 +160,8 @@ class TrackingCollector:
         if self.mover is not None:
             moving = self.mover.detect(luma, to_ref, run, bool(motion.reliable), self.detector.noise_blocks,
                                        self.detector.work)
-            dets = combine(dets, moving, self.p.detect.merge_px, self.p.comove_size_k, self.p.difference.replace_texture)
+            dets = combine(dets, moving, self.p.detect.merge_px, self.p.comove_size_k, self.p.difference.replace_texture,
+                           self.mover.searched_at(dets.xy))
         # an unregistrable frame has no residual (NaN): its points are flagged, not given infinite sigma
         res = float(motion.residual_px)
         reliable = bool(motion.reliable) and math.isfinite(res)
@@ -535,12 +536,14 @@ class TrackingCollector:
         if (use & own).sum() >= self.p.kinematics.min_points:
             use = use & own
         use &= a[:, REP] < 0.5   # a copied block is not a measurement (track.py)
+        fresh = a[:, REP] < 0.5
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),
                       float(a[:, PEAK].max()) if float(np.median(a[:, CON])) > 0 else 0.0, self.frame_size,
                       self.p.kinematics, scale, frame_xy=a[use][:, [X, Y]], texture=float(np.percentile(a[:, TEX], 25)),
-                      background_noise=float(np.median(a[:, NOI])), isolation=float(np.median(a[:, ISO])))
+                      background_noise=float(np.median(a[:, NOI])), isolation=float(np.median(a[:, ISO])),
+                      still_share=float(np.mean(a[fresh, STILL])) if fresh.any() else 0.0)
         shown = float(np.mean(a[:, REP] > 0.5))
         if kin.kind in ("retarded", "free_fall") and shown > self.p.max_repeat_share:
             # the codec re-showed the object more often than it coded it afresh: its path is steps

@@ -38,7 +38,7 @@ from scipy.optimize import linear_sum_assignment
 from vidforensics.tracking.detect import Detections
 
 # columns of Track.points (see Track), written by _row
-F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, ISO, REP = range(17)
+F, T, X, Y, RX, RY, SIG, SNR, CON, NOI, SIZE, PEAK, RES, REL, TEX, ISO, REP, STILL = range(18)
 
 _BIG = 1e9
 
@@ -69,9 +69,10 @@ class Track:
     ``points`` rows: frame, time_s, x, y (frame px), rx, ry (reference px), sigma (reference px),
     snr, contrast, noise, size, peak, motion residual (px), motion reliable (0/1), texture,
     isolation, repeat (1: the candidate repeated the previous point's frame position, a copied
-    block: shown where the picture shows it, never a measurement); the module's ``F`` ... ``REP``
-    name the columns. Once the track has ended, the tracking stage may hold them as one
-    ``(n, 17)`` array instead.
+    block: shown where the picture shows it, never a measurement), still (1: the difference image
+    saw nothing move there, ``Detections.still``); the module's ``F`` ... ``STILL`` name the
+    columns. Once the track has ended, the tracking stage may hold them as one ``(n, 18)`` array
+    instead.
     """
 
     id: int
@@ -279,7 +280,7 @@ def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig:
     return (frame, t, float(dets.xy[j, 0]), float(dets.xy[j, 1]), float(ref[j, 0]), float(ref[j, 1]),
             float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]), float(dets.noise[j]), float(dets.size[j]),
             float(dets.peak[j]), float(residual_px), float(reliable), float(dets.texture[j]),
-            float(dets.isolation[j]), float(repeat))
+            float(dets.isolation[j]), float(repeat), float(dets.still[j]))
 
 
 def _trim_repeats(tr: Track) -> None:
