@@ -27,7 +27,8 @@ from vidforensics.tracking.detect import Detections, isolation  # noqa: E402
 from vidforensics.tracking.difference import combine  # noqa: E402
 from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
-from vidforensics.tracking.track import CON, ISO, NOI, RX, RY, SNR, STILL, TEX, F, T, Track, X, Y  # noqa: E402
+from vidforensics.tracking.track import CON, ISO, NOI, REL, RX, RY, SIG, SNR, STILL, TEX, F, T, Track, X, Y  # noqa: E402
+from vidforensics.tracking.track import SIZE as OBJ_SIZE  # noqa: E402  (SIZE here is the frame size)
 
 SIZE = (640, 360)
 FALLING = ("retarded", "free_fall")
@@ -292,6 +293,43 @@ def test_a_track_measured_on_a_third_of_its_frames_is_not_evident(params):
     col = TrackingCollector(params)
     assert col._evident(track(1))
     assert not col._evident(track(3))
+
+
+def _synthetic_track(tid: int, frames, xy, snr: float = 8.0) -> Track:
+    """A track of measured rows (reference = picture px, size 4, contrast -10 over noise 1.5)."""
+    tr = Track(id=tid, run=0, first_to_ref=np.eye(3))
+    for f, (x, y) in zip(frames, xy):
+        row = [0.0] * (STILL + 1)
+        row[F], row[T], row[X], row[Y], row[RX], row[RY] = f, f / 25.0, x, y, x, y
+        row[SNR], row[CON], row[NOI], row[ISO], row[TEX], row[OBJ_SIZE], row[SIG], row[REL] = \
+            snr, -10.0, 1.5, 1.0, 1.0, 4.0, 0.3, 1.0
+        tr.points.append(tuple(row))
+    return tr
+
+
+def test_a_short_piece_beside_a_longer_track_joins_it_on_distance_alone(params):
+    # a canopy's end followed for 0.8 s, 6-14 px above its payload's 3 s track (its offset flips
+    # between the canopy's ends frame by frame: too scattered to pass as co-moving) is one object with
+    # it; the same piece 40 px away, or beside a track that is not evident, stays on its own
+    f = np.arange(75)
+    host = np.c_[300 + 2.0 * f / 25, 100 + 20.0 * f / 25]
+    g = np.arange(20, 40)
+    flip = np.where(g % 2 == 0, -6.0, -14.0)
+
+    def pieces(dx: float, host_snr: float = 8.0) -> int:
+        col = TrackingCollector(params)
+        a = _synthetic_track(0, f, host, snr=host_snr)
+        b = _synthetic_track(1, g, host[g] + np.c_[np.full(len(g), dx), flip])
+        return len(col._merge_comoving([(0, a), (0, b)], join_short=True))
+
+    assert pieces(0.0) == 1
+    assert pieces(40.0) == 2
+    assert pieces(0.0, host_snr=3.0) == 2
+    p = params.model_copy(deep=True)
+    p.comove_short_s = 0.0   # (the scattered offset alone does not join them)
+    assert len(TrackingCollector(p)._merge_comoving([(0, _synthetic_track(0, f, host)),
+                                                    (0, _synthetic_track(1, g, host[g] + np.c_[np.zeros(len(g)), flip]))],
+                                                   join_short=True)) == 2
 
 
 def test_track_does_not_cross_a_cut(folder, params):

@@ -45,6 +45,7 @@ class TrackingParams(BaseModel):
     comove_min_share: float     # ... over at least this share of the shorter track's frames
     comove_interp_s: float      # tracks with fewer frames in common are compared where the other has points this close either side ...
     comove_turns_k: float       # ... and joined only within this many object sizes (two tracks taking turns on one object)
+    comove_short_s: float       # an evident piece shorter than this (s) joins on distance alone (too few points for drift and scatter)
     bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
     bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
     bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
@@ -210,7 +211,7 @@ class TrackingCollector:
         for tr in self.tracker.done:
             if tr.id in self._impacts:
                 tr.end_kind = "impact"
-            # held as one float64 array (136 bytes a point, a tuple of floats takes ~570) until joined
+            # held as one float64 array (144 bytes a point, a tuple of floats takes ~570) until joined
             tr.points = np.array(tr.points)
         self._ended.extend(self.tracker.done)
         self.tracker.done = []
@@ -307,7 +308,7 @@ class TrackingCollector:
         # twice: a piece that only matches another merged piece joins on the second pass; and once
         # more after bridging: a canopy's piece may overlap too few frames of each broken-off piece
         # of its payload's track, but enough of the bridged whole
-        return self._merge_comoving(self._bridge(self._merge_comoving(self._merge_comoving(pieces))))
+        return self._merge_comoving(self._bridge(self._merge_comoving(self._merge_comoving(pieces))), join_short=True)
 
     def _report(self, seg: int, tr: Track, scale: Scale | None) -> TrackResult | None:
         """The piece's report entry, or None when it is not reported (too few points, not evident,
@@ -351,7 +352,7 @@ class TrackingCollector:
         return (float(np.median(a[:, SNR])) >= self.p.report_min_snr
                 and float(np.median(cnr)) >= self.p.report_min_cnr)
 
-    def _merge_comoving(self, pieces: list[tuple[int, Track]]) -> list[tuple[int, Track]]:
+    def _merge_comoving(self, pieces: list[tuple[int, Track]], join_short: bool = False) -> list[tuple[int, Track]]:
         """Join overlapping tracks of one run and segment that move together (canopy + payload).
 
         A canopy wider than its payload gives the band-pass several candidates (its two
@@ -361,6 +362,11 @@ class TrackingCollector:
         Two tracks on one object may also take turns (each coasts while the other has the
         candidate) and share almost no frame: they are compared where one lies between
         the other's points, and joined only within ``comove_turns_k`` object sizes.
+        With ``join_short`` (the last pass, after bridging: until then a short piece may
+        be what bridges two others), a piece shorter than ``comove_short_s``, too short
+        to judge drift or scatter (nor will its descent be decided), joins an evident
+        track at least that long on distance alone if it is evident itself (a canopy's
+        end followed for half a second beside its payload's track).
         """
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
@@ -375,6 +381,7 @@ class TrackingCollector:
         for seg, tr in pieces:
             a = np.array(tr.points)
             a_box, a_size = box(a), float(np.median(a[:, SIZE]))
+            short: bool | None = None   # (decided when first needed: _evident costs)
             host = None
             for k, (seg2, tr2) in enumerate(merged):
                 if seg2 != seg or tr2.run != tr.run:
@@ -411,8 +418,13 @@ class TrackingCollector:
                 # a zoom changes where on a wide canopy the fixed-scale filter fires: the allowance grows
                 # with the distance (comove_zoom_share of it)
                 allow = max(p.comove_spread_px, p.comove_zoom_share * float(np.median(d)))
-                if (np.median(d) <= reach and spread <= allow
-                        and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))):
+                if np.median(d) > reach:
+                    continue
+                if short is None:
+                    short = join_short and a[-1, T] - a[0, T] < p.comove_short_s and self._evident(tr)
+                steady = spread <= allow and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))
+                # (a short piece beside a longer track on the same object, not one swallowed by a noise track)
+                if steady or (short and b[-1, T] - b[0, T] >= p.comove_short_s and self._evident(tr2)):
                     host = tr2
                     # its points fill the host's missing frames: in the picture where they were
                     # measured (on the object, if on another part of it: moved by the pieces'
