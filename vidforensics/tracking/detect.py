@@ -200,7 +200,8 @@ class Detector:
         xy = np.stack([x, y], axis=1)
         return Detections(xy=xy, sigma=sigma, snr=snr, contrast=amp * pol, noise=noise, size=size, peak=peak,
                           texture=texture.astype(np.float64),
-                          isolation=isolation(luma, xy, pol, np.abs(amp), p.isolation_radius), still=np.zeros(len(xy)))
+                          isolation=isolation(luma, xy, pol, np.abs(amp), p.isolation_radius),
+                          still=np.zeros(len(xy)))
 
 
 def work_image(luma: np.ndarray, work_width: int) -> tuple[np.ndarray, float]:

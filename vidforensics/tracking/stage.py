@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict
 from vidforensics.tracking.detect import DetectParams, Detector
 from vidforensics.tracking.difference import DifferenceDetector, DifferenceParams, combine
 from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
-from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, STILL, TEX, T, X, Y,
-                                         Track, Tracker, TrackParams)
+from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, STILL, TEX, T,
+                                         X, Y, Track, Tracker, TrackParams)
 
 
 class TrackingParams(BaseModel):
@@ -307,7 +307,8 @@ class TrackingCollector:
             pieces.extend(_split(tr, segments))
         # twice: a piece that only matches another merged piece joins on the second pass; and once
         # more after bridging: a canopy's piece may overlap too few frames of each broken-off piece
-        # of its payload's track, but enough of the bridged whole
+        # of its payload's track, but enough of the bridged whole (and only then short pieces join on
+        # distance alone: before, one may be what bridges two others)
         return self._merge_comoving(self._bridge(self._merge_comoving(self._merge_comoving(pieces))), join_short=True)
 
     def _report(self, seg: int, tr: Track, scale: Scale | None) -> TrackResult | None:
