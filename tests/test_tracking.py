@@ -23,11 +23,12 @@ import trackscenes as S  # noqa: E402
 from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator  # noqa: E402
-from vidforensics.tracking.detect import Detections, isolation  # noqa: E402
-from vidforensics.tracking.difference import combine  # noqa: E402
+from vidforensics.tracking.detect import Detections, Detector, isolation  # noqa: E402
+from vidforensics.tracking.difference import DifferenceDetector, combine  # noqa: E402
 from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
-from vidforensics.tracking.track import CON, ISO, NOI, REL, RX, RY, SIG, SNR, STILL, TEX, F, T, Track, X, Y  # noqa: E402
+from vidforensics.tracking.track import (CON, ISO, NOI, REL, RX, RY, SIG, SNR, STILL, TEX, F, T, Track, X, Y,  # noqa: E402
+                                         extend_back)
 from vidforensics.tracking.track import SIZE as OBJ_SIZE  # noqa: E402  (SIZE here is the frame size)
 
 SIZE = (640, 360)
@@ -404,18 +405,23 @@ def test_isolation_tells_an_object_from_a_bump_on_a_plume():
     assert iso[2] < 0.2
 
 
-def test_object_in_front_of_textured_ground_is_followed_by_the_difference_image(folder, params):
-    # a dark parachute load (contrast -60 levels, like the seed case's bomb over the town) descending in
-    # front of a brick wall under a pan: the band-pass detector sees it only as ground clutter; the
-    # motion-compensated three-frame difference cancels the wall. (In front of busier ground, where the
-    # surroundings vary by more than clutter_noise_max levels, e.g. the astronaut still, it is still
-    # called clutter: a known limit, see benchmarks/README.md.)
-    ground = "brick"
+@pytest.fixture(scope="module")
+def ground_clip(folder) -> tuple[Path, dict]:
+    """A dark parachute load (contrast -60 levels, like the seed case's bomb over the town) descending in
+    front of a brick wall under a pan, from the clip's first frame."""
     obj = _retarded(640.0, 370.0, vy=30.0, canopy=False, snr=30.0)
     cam = S.Camera(cx=640.0, cy=324.0, vx=25.0, vy=-4.0, seed=8)
-    shot = S.Shot(cam, ground, 8, horizon=0.55, cloud=0.4, objects=[obj], n=75, m_per_px=0.5)
-    path = folder / f"ground_{ground}.mp4"
-    truth = S.render(S.Scene(f"ground_{ground}", SIZE, [shot], noise=2.0, crf=23, seed=8), path)
+    shot = S.Shot(cam, "brick", 8, horizon=0.55, cloud=0.4, objects=[obj], n=75, m_per_px=0.5)
+    path = folder / "ground_brick.mp4"
+    return path, S.render(S.Scene("ground_brick", SIZE, [shot], noise=2.0, crf=23, seed=8), path)
+
+
+def test_object_in_front_of_textured_ground_is_followed_by_the_difference_image(ground_clip, params):
+    # the band-pass detector sees it only as ground clutter; the motion-compensated three-frame
+    # difference cancels the wall. (In front of busier ground, where the surroundings vary by more than
+    # clutter_noise_max levels, e.g. the astronaut still, it is still called clutter: a known limit, see
+    # benchmarks/README.md.)
+    path, truth = ground_clip
     frames = len(truth["objects"][0]["frames"])
     found = {}
     for enabled in (False, True):
@@ -430,6 +436,46 @@ def test_object_in_front_of_textured_ground_is_followed_by_the_difference_image(
     assert found[True]
     best = max(found[True], key=lambda r: len(r.points))
     assert len(best.points) >= 0.6 * frames and best.descent.kind == "retarded", (len(best.points), best.descent)
+
+
+def test_a_runs_first_frames_get_their_moving_candidates_late(ground_clip, params):
+    # the difference image needs the frames lag and 2 lag back: a run's first 2 lag frames (here the
+    # clip's; after a cut, the seed case's bomb) get theirs 2 lag frames later, against the frames after them
+    path, truth = ground_clip
+    det, dif = Detector(params.detect), DifferenceDetector(params.difference, params.detect)
+    pos = {f: (x, y) for f, x, y in truth["objects"][0]["frames"]}
+    two_lag = 2 * params.difference.lag_frames
+    late_for = {}
+    for fr in iter_frames(path):
+        luma, m = fr.luma(), truth["motion"][fr.index]
+        det.detect(luma)
+        dif.detect(luma, m.to_ref, m.run, m.reliable, det.noise_blocks, det.work)
+        late = dif.late()
+        if late is not None and len(late):
+            x, y = pos[fr.index - two_lag]
+            late_for[fr.index - two_lag] = float(np.min(np.hypot(late.xy[:, 0] - x, late.xy[:, 1] - y)))
+        if fr.index == 3 * two_lag:
+            break
+    assert sorted(late_for) == list(range(two_lag)), late_for
+    assert max(late_for.values()) <= 1.5, late_for
+
+
+def test_a_track_is_followed_back_through_candidates_found_late(params):
+    # a track from frame 10 at (300, 100) + (20, 40) px/s; candidates of frame 9 (found late): one where
+    # its motion leads back, one 6 px off. The first is prepended; from there, one 6 px off in frame 8 is not
+    f = np.arange(10, 30)
+    tr = _synthetic_track(0, f, np.c_[300 + 20.0 * (f - 10) / 25, 100 + 40.0 * (f - 10) / 25])
+    tr.confirmed = True
+
+    def dets(xy):
+        z = np.zeros(len(xy))
+        return Detections(xy=np.array(xy, float), sigma=z + 0.3, snr=z + 20, contrast=z - 30, noise=z + 2,
+                          size=z + 4, peak=z, texture=z + 1, isolation=z + 1, still=z)
+
+    assert extend_back(tr, 9, 9 / 25, dets([(306.0, 98.4), (299.2, 98.4)]), np.eye(3), 0.0, True, params.track)
+    assert tr.points[0][F] == 9 and tr.points[0][X] == pytest.approx(299.2) and len(tr.points) == 21
+    assert not extend_back(tr, 8, 8 / 25, dets([(298.4 + 6.0, 96.8)]), np.eye(3), 0.0, True, params.track)
+    assert len(tr.points) == 21
 
 
 def test_empty_sky_reports_no_descent(folder, params):

@@ -50,6 +50,20 @@ class DifferenceParams(BaseModel):
     replace_texture: float     # a band-pass candidate against texture above this (ratio) is replaced by one of these on it
 
 
+@dataclasses.dataclass(slots=True)
+class _Past:
+    """One frame of the difference detector's history."""
+
+    work: np.ndarray              # the work image (float32)
+    scale: float                  # full-res px per px of the band-pass detector's work image (its noise blocks)
+    to_ref: np.ndarray
+    run: int
+    reliable: bool
+    in_run: int                   # frames of its run before it
+    noise_blocks: np.ndarray | None
+    luma: np.ndarray | None       # kept only in a run's first 2 lag frames (their candidates come later)
+
+
 class DifferenceDetector:
     """Feed every frame with its camera motion; returns the moving candidates of that frame."""
 
@@ -57,9 +71,10 @@ class DifferenceDetector:
         self.p = params
         self.d = detect   # scales, noise blocks, grouping and sigma rules are the band-pass detector's
         # the last 2 * lag + 1 frames at the work scale, with their map to the run's reference
-        self._hist: collections.deque = collections.deque(maxlen=2 * params.lag_frames + 1)
+        self._hist: collections.deque[_Past] = collections.deque(maxlen=2 * params.lag_frames + 1)
         # where the last frame's difference was searched: (noise-block mask, full-res px per work px), or None
         self._searched: tuple[np.ndarray, float] | None = None
+        self._late: tuple[int, Detections] | None = None
 
     def detect(self, luma: np.ndarray, to_ref: np.ndarray, run: int, reliable: bool,
                noise_blocks: np.ndarray | None, work: np.ndarray | None = None) -> Detections:
@@ -70,24 +85,46 @@ class DifferenceDetector:
         buildings: where that detector cannot see a small object) are searched, and only
         their bounding box is warped. ``work``: that detector's work image of this frame
         (``Detector.work``), if at hand.
+
+        A run's first ``2 lag`` frames (after a cut) have no history: their candidates
+        are found ``2 lag`` frames later, against the frames that follow them (the same
+        three-frame difference, mirrored in time), and handed out by :meth:`late`.
         """
         p = self.p
-        h, w = luma.shape
-        self._searched = None
+        self._searched, self._late = None, None
         if work is None:
             work, _ = work_image(luma, self.d.work_width)
-        k = w / work.shape[1]
-        k_blocks = k   # (noise_blocks are blocks of this scale's pixels)
+        scale = luma.shape[1] / work.shape[1]
         for _ in range(p.extra_levels):   # a further pyramid level: 4x cheaper, and these objects are not faint
             work = cv2.pyrDown(work)
-        k *= 2 ** p.extra_levels
-        self._hist.append((work, np.asarray(to_ref, float), run, bool(reliable)))
-        if len(self._hist) < self._hist.maxlen or noise_blocks is None:
+        prev = self._hist[-1] if self._hist else None
+        in_run = prev.in_run + 1 if prev is not None and prev.run == run else 0
+        lag = p.lag_frames
+        self._hist.append(_Past(work, scale, np.asarray(to_ref, float), run, bool(reliable), in_run, noise_blocks,
+                                luma if in_run < 2 * lag else None))
+        if len(self._hist) < self._hist.maxlen:
             return Detections.empty()
-        ends = (self._hist[0], self._hist[-1 - p.lag_frames], self._hist[-1])
+        first, mid = self._hist[0], self._hist[-1 - lag]
+        if first.in_run < 2 * lag and first.luma is not None:
+            self._late = self._candidates(first, mid, self._hist[-1], first.luma, searched=False)
+        return self._candidates(self._hist[-1], mid, first, luma)
+
+    def late(self) -> Detections | None:
+        """Candidates the last :meth:`detect` found for the frame ``2 lag`` frames before it, if that
+        frame was one of its run's first ``2 lag`` (which have none of their own), in its pixels."""
+        return self._late
+
+    def _candidates(self, cur: _Past, e1: _Past, e2: _Past, luma: np.ndarray, searched: bool = True) -> Detections:
+        """Moving candidates of frame ``cur`` (full-res ``luma``) against ``e1`` and ``e2``, ``lag`` and
+        ``2 lag`` frames from it (before it, or after it for a run's first frames)."""
+        p = self.p
+        work, noise_blocks = cur.work, cur.noise_blocks
+        h, w = luma.shape
         b = max(2, self.d.noise_block >> p.extra_levels)   # the band-pass detector's noise block, at this scale
-        if any(e[2] != run or not e[3] for e in ends) or min(work.shape) < 4 * b:
+        if (noise_blocks is None or any(e.run != cur.run or not e.reliable for e in (cur, e1, e2))
+                or min(work.shape) < 4 * b):
             return Detections.empty()
+        k = w / work.shape[1]
         textured = cv2.dilate((noise_blocks >= p.min_texture).astype(np.uint8), np.ones((3, 3), np.uint8))
         rows, cols = np.flatnonzero(textured.any(axis=1)), np.flatnonzero(textured.any(axis=0))
         if rows.size == 0:
@@ -100,18 +137,19 @@ class DifferenceDetector:
         wh, ww = roi.shape
         if min(wh, ww) < 4 * b:
             return Detections.empty()
-        self._searched = (textured, k_blocks)
+        if searched:
+            self._searched = (textured, cur.scale)
         # work px -> full px (pixel centres): x_full = k x_work + (k - 1) / 2; ROI px -> work px: + (x0, y0)
         A = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
         R = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
-        to_cur = np.linalg.inv(R) @ np.linalg.inv(A) @ np.linalg.inv(ends[2][1])
+        to_cur = np.linalg.inv(R) @ np.linalg.inv(A) @ np.linalg.inv(cur.to_ref)
 
-        def warped(e) -> np.ndarray:
-            return cv2.warpPerspective(e[0], to_cur @ e[1] @ A, (ww, wh), flags=cv2.INTER_LINEAR,
+        def warped(e: _Past) -> np.ndarray:
+            return cv2.warpPerspective(e.work, to_cur @ e.to_ref @ A, (ww, wh), flags=cv2.INTER_LINEAR,
                                        borderMode=cv2.BORDER_REPLICATE)
 
-        d1 = roi - warped(ends[1])
-        d2 = roi - warped(ends[0])
+        d1 = roi - warped(e1)
+        d2 = roi - warped(e2)
         # where both agree in sign, the one nearer zero; else 0 (cv2 min/max: a fraction of numpy's time)
         c = cv2.max(cv2.min(d1, d2), 0.0) + cv2.min(cv2.max(d1, d2), 0.0)
         band = band_pass(c, self.d.background_levels)

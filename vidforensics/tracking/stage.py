@@ -2,14 +2,16 @@
 
 ``TrackingCollector.process(frame, motion)`` sees every frame once with its
 camera-motion sample (``vidforensics.motion.MotionSample``: ``to_ref``, ``run``,
-``residual_px``, ``reliable``); it keeps only the tracks' points, never a
-picture. ``finish(segments)`` splits tracks at segment starts (tracks never
-cross a cut), joins co-moving pieces of one object (a canopy and its payload),
-fits and classifies each track and returns :class:`TrackResult` objects whose
+``residual_px``, ``reliable``); it keeps the tracks' points and, for the
+difference image, its last ``2 lag + 1`` frames, never the whole clip.
+``finish(segments)`` splits tracks at segment starts (tracks never cross a
+cut), joins co-moving pieces of one object (a canopy and its payload), fits and
+classifies each track and returns :class:`TrackResult` objects whose
 ``to_report()`` is the report's ``tracks[]`` entry.
 """
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -17,11 +19,11 @@ from typing import Any, Callable
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from vidforensics.tracking.detect import DetectParams, Detector
+from vidforensics.tracking.detect import DetectParams, Detections, Detector
 from vidforensics.tracking.difference import DifferenceDetector, DifferenceParams, combine
 from vidforensics.tracking.kinematics import Kinematics, KinematicsParams, Scale, analyse
 from vidforensics.tracking.track import (CON, F, ISO, NOI, PEAK, REL, REP, RES, RX, RY, SIG, SIZE, SNR, STILL, TEX, T,
-                                         X, Y, Track, Tracker, TrackParams)
+                                         X, Y, Track, Tracker, TrackParams, extend_back)
 
 
 class TrackingParams(BaseModel):
@@ -135,6 +137,10 @@ class TrackingCollector:
         self.detector = Detector(params.detect)
         self.mover = DifferenceDetector(params.difference, params.detect) if params.difference.enabled else None
         self.tracker = Tracker(params.track)
+        # the last 2 lag + 1 frames' (index, time, to_ref, residual, reliable, run), and the candidates the
+        # difference image found late for a run's first frames: frame -> (candidates, its time, to_ref, ...)
+        self._recent: collections.deque = collections.deque(maxlen=2 * params.difference.lag_frames + 1)
+        self._late: dict[int, tuple] = {}
         self._watches: list[_Watch] = []
         self._prev_view: tuple | None = None            # the previous frame's luma, ref -> frame map, run
         self._impacts: set[int] = set()                 # track ids whose watch saw an impact
@@ -166,9 +172,28 @@ class TrackingCollector:
         # an unregistrable frame has no residual (NaN): its points are flagged, not given infinite sigma
         res = float(motion.residual_px)
         reliable = bool(motion.reliable) and math.isfinite(res)
-        self.tracker.step(frame.index, t, dets, to_ref, self.frame_size, run, res if math.isfinite(res) else 0.0,
-                          reliable)
+        res = res if math.isfinite(res) else 0.0
+        self.tracker.step(frame.index, t, dets, to_ref, self.frame_size, run, res, reliable)
         self._watch(luma, frame.index, t, to_ref, run)
+        self._recent.append((frame.index, t, to_ref, res, reliable, run))
+        late = self.mover.late() if self.mover is not None else None
+        if late is not None and len(self._recent) == self._recent.maxlen:
+            self._extend_back(late, *self._recent[0])
+
+    def _extend_back(self, dets: Detections, index: int, t: float, to_ref: np.ndarray, res: float, reliable: bool,
+                     run: int) -> None:
+        """Candidates found late for one of a run's first frames (``DifferenceDetector.late``): tracks that
+        began in the next frame are followed back through them, as far as they lead (a bomb in front
+        of the town right after a cut is otherwise missed until the difference image has 2 lag frames)."""
+        self._late = {f: v for f, v in self._late.items() if f > index - self._recent.maxlen}
+        self._late[index] = (dets, t, to_ref, res, reliable)
+        for tr in self.tracker.live + self._ended:
+            if tr.run != run or not tr.confirmed or int(tr.points[0][F]) != index + 1:
+                continue
+            f = index
+            while f in self._late and extend_back(tr, f, self._late[f][1], self._late[f][0], *self._late[f][2:],
+                                                  self.p.track):
+                f -= 1
 
     def _watch(self, luma: np.ndarray, index: int, t: float, to_ref: np.ndarray, run: int) -> None:
         """Impact watch: did the place where a confirmed track was last seen change when it vanished?

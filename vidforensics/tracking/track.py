@@ -23,6 +23,8 @@ place). A confirmed track coasts on its prediction for up to ``max_coast_s``
 unseen and then ends ("lost"); it ends at once when its prediction leaves the
 picture ("left_frame"), and every track ends when the camera-motion run
 changes (a cut or an unregistrable frame: a new reference, "cut").
+Candidates found after the fact for earlier frames (the difference image's for
+a run's first frames) extend a track backwards (``extend_back``).
 
 The state of all tracks is held as arrays and every step is vectorised, so the
 cost per frame stays small with dozens of live tracks (static clutter included).
@@ -281,6 +283,43 @@ def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig:
             float(r_sig[j]), float(dets.snr[j]), float(dets.contrast[j]), float(dets.noise[j]), float(dets.size[j]),
             float(dets.peak[j]), float(residual_px), float(reliable), float(dets.texture[j]),
             float(dets.isolation[j]), float(repeat), float(dets.still[j]))
+
+
+def extend_back(tr: Track, frame: int, t: float, dets: Detections, to_ref: np.ndarray, residual_px: float,
+                reliable: bool, params: TrackParams, fit_points: int = 10) -> bool:
+    """Prepend the candidate of an earlier frame (before the track's first point) that its motion leads back to.
+
+    For candidates found only after the fact (a run's first frames, see
+    ``DifferenceDetector.late``). The track's first ``fit_points`` measured points are
+    fitted with constant velocity (reference px) and extrapolated back to ``t``; the
+    candidate nearest that, within the tracker's gate (chi-square ``gate_chi2`` on the
+    fit's prediction and scatter plus the candidate's sigma, at least ``gate_min_px``),
+    becomes the first point. Returns whether there was one.
+    """
+    if not len(dets):
+        return False
+    held = isinstance(tr.points, np.ndarray)
+    a = np.array([r for r in (tr.points.tolist() if held else tr.points) if not r[REP]][:fit_points])
+    if len(a) < 3:
+        return False
+    dt = a[:, T] - t
+    A = np.c_[np.ones(len(a)), dt]
+    coef = np.linalg.lstsq(A, a[:, [RX, RY]], rcond=None)[0]          # row 0: the position at t
+    s2 = np.sum((a[:, [RX, RY]] - A @ coef) ** 2, axis=0) / max(len(a) - 2, 1)
+    lever = 1.0 / len(a) + dt.mean() ** 2 / max(float(np.sum((dt - dt.mean()) ** 2)), 1e-12)
+    hom = np.c_[dets.xy, np.ones(len(dets))] @ to_ref.T
+    ref = hom[:, :2] / hom[:, 2:3]
+    scale = float(np.sqrt(abs(np.linalg.det(to_ref[:2, :2]))))
+    r_sig = np.hypot(dets.sigma, params.motion_sigma_k * residual_px) * scale
+    S = np.maximum(s2[None, :] * (1.0 + lever) + (r_sig ** 2)[:, None], (params.gate_min_px * scale) ** 2 / params.gate_chi2)
+    d2 = (((ref - coef[0]) ** 2) / S).sum(axis=1)
+    j = int(np.argmin(d2))
+    if d2[j] > params.gate_chi2:
+        return False
+    row = _row(frame, t, dets, j, ref, r_sig, residual_px, reliable)
+    tr.points = np.vstack([np.array(row)[None, :], tr.points]) if held else [row] + tr.points
+    tr.first_to_ref = np.asarray(to_ref, float).copy()
+    return True
 
 
 def _trim_repeats(tr: Track) -> None:
