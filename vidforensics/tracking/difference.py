@@ -74,7 +74,7 @@ class DifferenceDetector:
         self._hist: collections.deque[_Past] = collections.deque(maxlen=2 * params.lag_frames + 1)
         # where the last frame's difference was searched: (noise-block mask, full-res px per work px), or None
         self._searched: tuple[np.ndarray, float] | None = None
-        self._late: tuple[int, Detections] | None = None
+        self._late: Detections | None = None   # (see late())
 
     def detect(self, luma: np.ndarray, to_ref: np.ndarray, run: int, reliable: bool,
                noise_blocks: np.ndarray | None, work: np.ndarray | None = None) -> Detections:
