@@ -573,8 +573,8 @@ class TrackingCollector:
         own = ~np.isin(a[:, F].astype(int), list(tr.borrowed)) if tr.borrowed else np.ones(len(a), bool)
         if (use & own).sum() >= self.p.kinematics.min_points:
             use = use & own
-        use &= a[:, REP] < 0.5   # a copied block is not a measurement (track.py)
-        fresh = a[:, REP] < 0.5
+        fresh = a[:, REP] < 0.5   # a copied block is not a measurement (track.py)
+        use &= fresh
         size = float(np.median(a[:, SIZE]))
         scale = scale_in.resolve(size) if scale_in is not None else None
         kin = analyse(a[use, T], xy[use], a[use, SIG] * s_first, a[use, RES], float(np.median(a[:, CON])),

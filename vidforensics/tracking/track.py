@@ -142,13 +142,7 @@ class Tracker:
             self._close_all("cut", frame - 1)
             self._reset(run)
         m = len(dets)
-        if m:
-            hom = np.c_[dets.xy, np.ones(m)] @ to_ref.T
-            ref = hom[:, :2] / hom[:, 2:3]
-        else:
-            ref = np.zeros((0, 2))
-        scale = float(np.sqrt(abs(np.linalg.det(to_ref[:2, :2]))))
-        r_sig = np.hypot(dets.sigma, p.motion_sigma_k * residual_px) * scale
+        ref, r_sig, scale = _in_reference(dets, to_ref, residual_px, p)
         n = len(self.live)
         assigned = np.full(n, -1)
         if n:
@@ -276,6 +270,19 @@ class Tracker:
         return sorted(self.done, key=lambda tr: tr.id)
 
 
+def _in_reference(dets: Detections, to_ref: np.ndarray, residual_px: float,
+                  params: TrackParams) -> tuple[np.ndarray, np.ndarray, float]:
+    """Candidates' positions in reference px, their sigma there (the camera-motion residual added
+    ``motion_sigma_k`` times) and the frame's scale to reference px."""
+    if len(dets):
+        hom = np.c_[dets.xy, np.ones(len(dets))] @ to_ref.T
+        ref = hom[:, :2] / hom[:, 2:3]
+    else:
+        ref = np.zeros((0, 2))
+    scale = float(np.sqrt(abs(np.linalg.det(to_ref[:2, :2]))))
+    return ref, np.hypot(dets.sigma, params.motion_sigma_k * residual_px) * scale, scale
+
+
 def _row(frame: int, t: float, dets: Detections, j: int, ref: np.ndarray, r_sig: np.ndarray, residual_px: float,
          reliable: bool, repeat: bool = False) -> tuple:
     """One ``Track.points`` row for candidate ``j``."""
@@ -307,10 +314,7 @@ def extend_back(tr: Track, frame: int, t: float, dets: Detections, to_ref: np.nd
     coef = np.linalg.lstsq(A, a[:, [RX, RY]], rcond=None)[0]          # row 0: the position at t
     s2 = np.sum((a[:, [RX, RY]] - A @ coef) ** 2, axis=0) / max(len(a) - 2, 1)
     lever = 1.0 / len(a) + dt.mean() ** 2 / max(float(np.sum((dt - dt.mean()) ** 2)), 1e-12)
-    hom = np.c_[dets.xy, np.ones(len(dets))] @ to_ref.T
-    ref = hom[:, :2] / hom[:, 2:3]
-    scale = float(np.sqrt(abs(np.linalg.det(to_ref[:2, :2]))))
-    r_sig = np.hypot(dets.sigma, params.motion_sigma_k * residual_px) * scale
+    ref, r_sig, scale = _in_reference(dets, to_ref, residual_px, params)
     S = np.maximum(s2[None, :] * (1.0 + lever) + (r_sig ** 2)[:, None], (params.gate_min_px * scale) ** 2 / params.gate_chi2)
     d2 = (((ref - coef[0]) ** 2) / S).sum(axis=1)
     j = int(np.argmin(d2))
