@@ -333,6 +333,24 @@ def test_a_short_piece_beside_a_longer_track_joins_it_on_distance_alone(params):
                                                    join_short=True)) == 2
 
 
+def test_a_broken_track_is_bridged_to_its_own_first_piece_not_to_a_short_noisy_one(params):
+    # benchmark clip 3017 (offset 2000): an object followed over frames 0-28 and again from 34, and
+    # a 10-point piece of noise a few px off it over frames 0-9. Extrapolated over the gap, both
+    # first pieces agree with the second within the bridge's gate; the noisy one only because its
+    # extrapolation is so uncertain that it agrees with anything. The likelier pair is joined
+    rng = np.random.default_rng(5)
+
+    def path(f):
+        return np.c_[155.0 - 0.05 * f, 13.0 + 0.5 * f]
+    fa, fn, fb = np.arange(0, 29), np.arange(0, 10), np.arange(34, 100)
+    first = _synthetic_track(0, fa, path(fa) + rng.normal(0, 0.3, (len(fa), 2)))
+    noise = _synthetic_track(1, fn, path(fn) + np.c_[-2.0, -1.5] + rng.normal(0, 1.0, (len(fn), 2)))
+    second = _synthetic_track(2, fb, path(fb) + np.c_[0.0, 1.2] + rng.normal(0, 0.3, (len(fb), 2)))
+    out = TrackingCollector(params)._bridge([(0, first), (0, noise), (0, second)])
+    assert sorted((tr.id, int(tr.points[0][F]), int(tr.points[-1][F]), len(tr.points)) for _, tr in out) == \
+        [(0, 0, 99, 95), (1, 0, 9, 10)]
+
+
 def test_track_does_not_cross_a_cut(folder, params):
     scene = S.cut_scene(21)
     results, truth, _ = _run(scene, folder, params)

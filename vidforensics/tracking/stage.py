@@ -488,12 +488,16 @@ class TrackingCollector:
         (constant acceleration when a side has enough points, else constant velocity) to
         the middle of the gap; they are one object when the two predictions agree within
         ``bridge_chi2`` (2-D Mahalanobis distance, covariance of both predictions plus
-        the pieces' position sigma). The best-agreeing pair is joined first, repeatedly.
+        the pieces' position sigma). Of the pairs within that gate, the most likely is
+        joined first, repeatedly: the smallest Mahalanobis distance plus the log-determinant
+        of its covariance (the Gaussian's negative log-likelihood), so that a short, noisy
+        piece whose extrapolation is uncertain enough to agree with anything does not win
+        over a long piece that agrees precisely.
         """
         p = self.p
         pieces = list(pieces)
         arrays: dict[int, np.ndarray] = {}     # id(track) -> its points as an array (rebuilt when it grows)
-        scores: dict[tuple[int, int], float | None] = {}
+        scores: dict[tuple[int, int], tuple[float, float] | None] = {}
         ends: dict[tuple[int, str], Any] = {}   # (id(track), "tail"/"head") -> its end's extrapolation
 
         def arr(tr: Track) -> np.ndarray:
@@ -508,8 +512,9 @@ class TrackingCollector:
                 ends[(id(tr), side)] = _extrapolate(part)
             return ends[(id(tr), side)]
 
-        def score(ta: Track, tb: Track) -> float | None:
-            """Mahalanobis distance of the two extrapolations, or None when not a candidate pair."""
+        def score(ta: Track, tb: Track) -> tuple[float, float] | None:
+            """Mahalanobis distance of the two extrapolations and that plus the log-determinant of its
+            covariance, or None when not a candidate pair."""
             key = (id(ta), id(tb))
             if key not in scores:
                 a, b = arr(ta), arr(tb)
@@ -520,8 +525,9 @@ class TrackingCollector:
                     fa, fb = end(ta, "tail"), end(tb, "head")
                     if fa is not None and fb is not None:
                         pa, pb = fa(tm), fb(tm)
-                        d = pa[0] - pb[0]
-                        scores[key] = float(np.sum(d * d / (pa[1] + pb[1])))
+                        d, var = pa[0] - pb[0], pa[1] + pb[1]
+                        d2 = float(np.sum(d * d / var))
+                        scores[key] = (d2, d2 + float(np.sum(np.log(var))))
             return scores[key]
 
         while True:
@@ -540,9 +546,9 @@ class TrackingCollector:
                 for j in js:
                     if j == i or group[i] != group[j]:
                         continue
-                    d2 = score(pieces[i][1], pieces[j][1])
-                    if d2 is not None and d2 <= p.bridge_chi2 and (best is None or d2 < best[0]):
-                        best = (d2, i, int(j))
+                    sc = score(pieces[i][1], pieces[j][1])
+                    if sc is not None and sc[0] <= p.bridge_chi2 and (best is None or sc[1] < best[0]):
+                        best = (sc[1], i, int(j))
             if best is None:
                 return pieces
             _, i, j = best
