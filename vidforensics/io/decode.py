@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vidforensics.errors import DecodeError, reason
+from vidforensics.io.heap import keep_freed_buffers
 
 # Planar YUV layouts we can read straight from the decoder's planes.
 _PLANAR_YUV = {
@@ -152,6 +153,7 @@ def iter_frames(
         ``DecodeError`` carrying how many frames were decoded; callers decide
         whether that is a partial result.
     """
+    keep_freed_buffers()   # each frame's arrays reuse the last one's pages (see io/heap.py)
     if isinstance(source, (str, Path)):
         try:
             container = av.open(str(source))
