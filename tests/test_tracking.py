@@ -23,7 +23,7 @@ import trackscenes as S  # noqa: E402
 from vidforensics.config import load_config  # noqa: E402
 from vidforensics.io.decode import iter_frames  # noqa: E402
 from vidforensics.motion import CameraMotionEstimator  # noqa: E402
-from vidforensics.tracking.detect import Detections, Detector, isolation  # noqa: E402
+from vidforensics.tracking.detect import Detections, Detector, gaussian_centroid, isolation, median_last  # noqa: E402
 from vidforensics.tracking.difference import DifferenceDetector, combine  # noqa: E402
 from vidforensics.tracking.kinematics import Scale, analyse  # noqa: E402
 from vidforensics.tracking.stage import TrackingCollector, TrackingParams, spread  # noqa: E402
@@ -422,6 +422,30 @@ def test_isolation_tells_an_object_from_a_bump_on_a_plume():
     assert iso[0] == pytest.approx(1.0) and iso[1] == pytest.approx(1.0)
     assert iso[2] < 0.2
 
+
+
+def test_the_fast_per_candidate_statistics_agree_with_the_plain_ones():
+    # median_last is np.median over the last axis; the separable centroid the (n, s, s) weighted one
+    rng = np.random.default_rng(3)
+    for k in (1, 2, 19, 56, 80):
+        a = rng.integers(0, 255, (7, 4, k)).astype(np.float64)
+        assert np.array_equal(median_last(a), np.median(a, axis=-1))
+    n, s = 9, 15
+    pos = np.clip(rng.normal(0, 1, (n, s, s)), 0, None)
+    pos[:, 5:9, 9:12] += 20.0
+    gx = np.arange(s)[None, :] + rng.integers(0, 100, (n, 1)).astype(float)
+    gy = np.arange(s)[None, :] + rng.integers(0, 100, (n, 1)).astype(float)
+    xy0 = np.stack([gx[:, 7], gy[:, 7]], axis=1)
+    width = rng.uniform(0.8, 3.0, n)
+    x, y = xy0[:, 0].copy(), xy0[:, 1].copy()
+    for _ in range(3):
+        w = (np.exp(-0.5 * ((gy - y[:, None]) / width[:, None]) ** 2)[:, :, None]
+             * np.exp(-0.5 * ((gx - x[:, None]) / width[:, None]) ** 2)[:, None, :] * pos)
+        x = (w.sum(axis=1) * gx).sum(axis=1) / w.sum(axis=(1, 2))
+        y = (w.sum(axis=2) * gy).sum(axis=1) / w.sum(axis=(1, 2))
+    fx, fy = gaussian_centroid(pos, gx, gy, xy0, width, 3, 7.0)
+    assert np.allclose(fx, x, atol=1e-9) and np.allclose(fy, y, atol=1e-9)
+    assert np.all(np.abs(fx - gx[:, 7]) > 0.1)   # it moved toward the blob at columns 9-11
 
 @pytest.fixture(scope="module")
 def ground_clip(folder) -> tuple[Path, dict]:
