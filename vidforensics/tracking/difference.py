@@ -141,8 +141,9 @@ class DifferenceDetector:
             self._searched = (textured, cur.scale)
         # work px -> full px (pixel centres): x_full = k x_work + (k - 1) / 2; ROI px -> work px: + (x0, y0)
         A = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2], [0.0, 0.0, 1.0]])
-        R = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
-        to_cur = np.linalg.inv(R) @ np.linalg.inv(A) @ np.linalg.inv(cur.to_ref)
+        # full px -> ROI px, the inverse of A then of the ROI offset
+        to_roi = np.array([[1 / k, 0.0, -(k - 1) / (2 * k) - x0], [0.0, 1 / k, -(k - 1) / (2 * k) - y0], [0.0, 0.0, 1.0]])
+        to_cur = to_roi @ np.linalg.inv(cur.to_ref)
 
         def warped(e: _Past) -> np.ndarray:
             return cv2.warpPerspective(e.work, to_cur @ e.to_ref @ A, (ww, wh), flags=cv2.INTER_LINEAR,
@@ -157,8 +158,14 @@ class DifferenceDetector:
         noise = block_map(local_noise(np.abs(band_pass(d1, self.d.background_levels)), b, self.d.noise_floor), b,
                           band.shape)
         absband = cv2.absdiff(band, 0.0)
-        mask = cv2.compare(absband, noise * np.float32(p.snr_low), cv2.CMP_GT) // 255
-        mask &= block_map(textured, b, work.shape)[y0:y1, x0:x1]
+        mask = cv2.compare(absband, noise * np.float32(p.snr_low), cv2.CMP_GT)
+        # only the textured blocks' pixels (few pass the threshold: dropped one by one, not by a full-size map)
+        pts = cv2.findNonZero(mask)
+        if pts is not None:
+            pts = pts.reshape(-1, 2)
+            px, py = pts[:, 0] + x0, pts[:, 1] + y0
+            off = textured[np.minimum(py // b, textured.shape[0] - 1), np.minimum(px // b, textured.shape[1] - 1)] == 0
+            mask[py[off] - y0, px[off] - x0] = 0
         groups = group_footprints(mask, self.d.merge_px / k)
         if groups is None:
             return Detections.empty()

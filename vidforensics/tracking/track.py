@@ -189,7 +189,9 @@ class Tracker:
                 for i, jj in zip(upd, j):
                     self.live[i].points.append(_row(frame, t, dets, int(jj), ref, r_sig, residual_px, reliable))
             self._retire(frame, t, Xp, to_ref, frame_size)
-        free = np.setdiff1d(np.arange(m), assigned[assigned >= 0])
+        taken = np.zeros(m, bool)
+        taken[assigned[assigned >= 0]] = True
+        free = np.flatnonzero(~taken)
         if free.size:
             self._birth(frame, t, dets, ref, r_sig, free, to_ref, residual_px, reliable)
 
