@@ -137,7 +137,8 @@ def test_three_objects_counted_without_identity_switch(folder, params):
 def test_canopy_piece_joins_its_payload_track_once_that_is_bridged(folder, params):
     # benchmark clip recall 1016: the second object's payload track breaks off at frame ~64 and is
     # bridged to its continuation; the canopy's piece from frame 35 overlaps too few frames of
-    # either half to be merged with it, but enough of the bridged whole (once: three tracks)
+    # either half to be merged with it, but enough of the bridged whole (once: three tracks; then
+    # two, the other a track jumping between the canopy's parts; one since comove_bounded_q)
     scene = S.random_scene(seed=1016, n_objects=2, snr=5.0, motion="pan")
     results, truth, _ = _run(scene, folder, params)
     obj = truth["objects"][1]
@@ -148,7 +149,7 @@ def test_canopy_piece_joins_its_payload_track_once_that_is_bridged(folder, param
         return np.mean([f in pos and np.hypot(x - pos[f][0], y - pos[f][1]) <= reach for f, x, y in r.points])
 
     on_second = [r for r in results if share(r) > 0.9]
-    assert len(on_second) == 2, [(r.start_frame, r.end_frame, share(r)) for r in results]
+    assert len(on_second) == 1, [(r.start_frame, r.end_frame, share(r)) for r in results]
     assert max(r.end_frame for r in on_second) >= 95
 
 
@@ -332,6 +333,28 @@ def test_a_short_piece_beside_a_longer_track_joins_it_on_distance_alone(params):
                                                     (0, _synthetic_track(1, g, host[g] + np.c_[np.zeros(len(g)), flip]))],
                                                    join_short=True)) == 2
 
+
+
+def test_a_track_jumping_between_the_parts_of_one_object_joins_the_track_beside_it(params):
+    # benchmark clip kind 4016 (offset 1000): one track follows a canopy for 3 s while another,
+    # over 2.2 s of the same frames, jumps between the canopy's ends and its payload, 2, 5.5 and 9 px from
+    # the first: too scattered to pass as a steady offset, but never further than the object
+    # reaches (2.5 sizes, 10 px): one object. A piece that crosses the track, or keeps 40 px
+    # away, stays on its own
+    f = np.arange(75)
+    host = np.c_[300 + 2.0 * f / 25, 100 + 20.0 * f / 25]
+    g = np.arange(10, 65)
+    jump = np.array([2.0, 5.5, 9.0])[g % 3]
+
+    def pieces(offset: np.ndarray) -> int:
+        col = TrackingCollector(params)
+        a = _synthetic_track(0, f, host)
+        b = _synthetic_track(1, g, host[g] + offset)
+        return len(col._merge_comoving([(0, a), (0, b)], join_short=True))
+
+    assert pieces(np.c_[np.zeros(len(g)), jump]) == 1
+    assert pieces(np.c_[np.full(len(g), 40.0), jump]) == 2
+    assert pieces(np.c_[np.linspace(-30.0, 30.0, len(g)), np.zeros(len(g))]) == 2
 
 def test_a_broken_track_is_bridged_to_its_own_first_piece_not_to_a_short_noisy_one(params):
     # benchmark clip 3017 (offset 2000): an object followed over frames 0-28 and again from 34, and

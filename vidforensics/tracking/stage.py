@@ -48,6 +48,7 @@ class TrackingParams(BaseModel):
     comove_interp_s: float      # tracks with fewer frames in common are compared where the other has points this close either side ...
     comove_turns_k: float       # ... and joined only within this many object sizes (two tracks taking turns on one object)
     comove_short_s: float       # an evident piece shorter than this (s) joins on distance alone (too few points for drift and scatter)
+    comove_bounded_q: float     # ... and so does a piece of which this quantile of the distances is within reach (jumping between parts)
     bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
     bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
     bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
@@ -392,7 +393,10 @@ class TrackingCollector:
         be what bridges two others), a piece shorter than ``comove_short_s``, too short
         to judge drift or scatter (nor will its descent be decided), joins an evident
         track at least that long on distance alone if it is evident itself (a canopy's
-        end followed for half a second beside its payload's track).
+        end followed for half a second beside its payload's track). A track that jumps
+        between the parts of one object (a canopy's two ends, its payload) is at an
+        unsteady distance from another on it, but within reach on all but a few frames
+        (the ``comove_bounded_q`` quantile): it joins too.
         """
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
@@ -449,6 +453,9 @@ class TrackingCollector:
                 if short is None:
                     short = join_short and a[-1, T] - a[0, T] < p.comove_short_s and self._evident(tr)
                 steady = spread <= allow and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))
+                # a track that jumps between the parts of one object (a canopy's two ends, its payload)
+                # is at an unsteady distance from the other's, but never further than the object reaches
+                steady = steady or float(np.quantile(d, p.comove_bounded_q)) <= reach
                 # (a short piece beside a longer track on the same object, not one swallowed by a noise track)
                 if steady or (short and b[-1, T] - b[0, T] >= p.comove_short_s and self._evident(tr2)):
                     host = tr2
