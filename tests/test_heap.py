@@ -1,6 +1,6 @@
 """The allocator setting that lets each frame's arrays reuse the last frame's pages (io/heap.py)."""
+import platform
 import resource
-import sys
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def _faults_while_streaming(frames: int) -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_frame_sized_buffers_are_reused_instead_of_faulted_in_again():
     assert keep_freed_buffers() is True
     assert keep_freed_buffers() is True   # once per process; calling again is harmless
