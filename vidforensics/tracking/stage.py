@@ -48,7 +48,7 @@ class TrackingParams(BaseModel):
     comove_interp_s: float      # tracks with fewer frames in common are compared where the other has points this close either side ...
     comove_turns_k: float       # ... and joined only within this many object sizes (two tracks taking turns on one object)
     comove_short_s: float       # an evident piece shorter than this (s) joins on distance alone (too few points for drift and scatter)
-    comove_bounded_q: float     # ... and so does a piece of which this quantile of the distances is within reach (jumping between parts)
+    comove_bounded_q: float     # evident pieces this share of whose distances is within reach are one object, steady or not (jumping between parts)
     bridge_max_s: float         # a track piece ending at most this long before another begins may be its continuation
     bridge_fit_s: float         # each side's motion is fitted over at most this long next to the gap
     bridge_chi2: float          # joined when both extrapolations meet within this Mahalanobis distance (chi-square, 2 dof)
@@ -395,8 +395,8 @@ class TrackingCollector:
         track at least that long on distance alone if it is evident itself (a canopy's
         end followed for half a second beside its payload's track). A track that jumps
         between the parts of one object (a canopy's two ends, its payload) is at an
-        unsteady distance from another on it, but within reach on all but a few frames
-        (the ``comove_bounded_q`` quantile): it joins too.
+        unsteady distance from another on it, but within reach on most frames (the
+        ``comove_bounded_q`` quantile): if both are evident, it joins too.
         """
         p = self.p
         pieces = sorted(pieces, key=lambda st: -len(st[1].points))
@@ -454,8 +454,10 @@ class TrackingCollector:
                     short = join_short and a[-1, T] - a[0, T] < p.comove_short_s and self._evident(tr)
                 steady = spread <= allow and drift <= max(allow, p.comove_rel_speed * float(np.ptp(tc)))
                 # a track that jumps between the parts of one object (a canopy's two ends, its payload)
-                # is at an unsteady distance from the other's, but never further than the object reaches
-                steady = steady or float(np.quantile(d, p.comove_bounded_q)) <= reach
+                # is at an unsteady distance from the other's, but within the object's reach on most frames
+                # (both evident: noise pieces near each other would make one reportable track)
+                steady = steady or (float(np.quantile(d, p.comove_bounded_q)) <= reach
+                                    and self._evident(tr) and self._evident(tr2))
                 # (a short piece beside a longer track on the same object, not one swallowed by a noise track)
                 if steady or (short and b[-1, T] - b[0, T] >= p.comove_short_s and self._evident(tr2)):
                     host = tr2
@@ -526,8 +528,9 @@ class TrackingCollector:
             if key not in scores:
                 a, b = arr(ta), arr(tb)
                 scores[key] = None
-                # a short overlap (the new piece was born before the old one was declared lost)
-                if len(np.intersect1d(a[:, F], b[:, F])) <= 0.2 * min(len(a), len(b)):
+                # a short overlap (the new piece was born before the old one was declared lost): less
+                # than _merge_comoving needs to compare them, so that no pair falls between the two
+                if len(np.intersect1d(a[:, F], b[:, F])) < max(3, p.comove_min_share * min(len(a), len(b))):
                     tm = 0.5 * (a[-1, T] + b[0, T])
                     fa, fb = end(ta, "tail"), end(tb, "head")
                     if fa is not None and fb is not None:
