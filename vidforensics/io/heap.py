@@ -4,7 +4,7 @@ A streaming pass allocates and frees the same few frame-sized arrays on every
 frame (decoded pictures, float work images, filter outputs). glibc's malloc hands
 out such blocks (about 1 MB at 720p) by ``mmap`` once its heap top is trimmed,
 and every new page is then faulted in and zeroed by the kernel: measured on the
-tracking stage at 720p, ~450 page faults a frame and a fifth of its time. Raising
+tracking stage at 720p, ~450 page faults a frame and about a third of its time. Raising
 the mmap and trim thresholds keeps those pages in the heap, so the next frame
 reuses them. Peak memory does not grow (the same arrays are live at the peak);
 what is kept is what the pass already used once.
@@ -23,7 +23,7 @@ _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
 
 _MB = 1 << 20
-_done = False
+_tuned: bool | None = None   # the first call's outcome (find_library may run ldconfig: once)
 
 
 def keep_freed_buffers() -> bool:
@@ -35,9 +35,13 @@ def keep_freed_buffers() -> bool:
     tuned (False off glibc, or if glibc refused the threshold: then nothing is changed,
     since a trim threshold alone would turn off glibc's own adaptive threshold).
     """
-    global _done
-    if _done:
-        return True
+    global _tuned
+    if _tuned is None:
+        _tuned = _tune()
+    return _tuned
+
+
+def _tune() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -50,5 +54,4 @@ def keep_freed_buffers() -> bool:
         return False
     mallopt(_M_TRIM_THRESHOLD, 256 * _MB)
     mallopt(_M_TOP_PAD, 64 * _MB)
-    _done = True
     return True
