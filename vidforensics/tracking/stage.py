@@ -379,6 +379,11 @@ class TrackingCollector:
         return (float(np.median(a[:, SNR])) >= self.p.report_min_snr
                 and float(np.median(cnr)) >= self.p.report_min_cnr)
 
+    def _comparable(self, common: int, n_a: int, n_b: int) -> bool:
+        """Whether two pieces share enough points (``comove_min_share`` of the shorter, at least 3)
+        for the co-moving comparison; pieces that share fewer are the bridge's to join."""
+        return common >= max(3, self.p.comove_min_share * min(n_a, n_b))
+
     def _merge_comoving(self, pieces: list[tuple[int, Track]], join_short: bool = False) -> list[tuple[int, Track]]:
         """Join overlapping tracks of one run and segment that move together (canopy + payload).
 
@@ -427,12 +432,12 @@ class TrackingCollector:
                     continue
                 common, ia, ib = np.intersect1d(a[:, F], b[:, F], return_indices=True)
                 bv = b[ib]
-                if len(common) < max(3, p.comove_min_share * len(a)):
+                if not self._comparable(len(common), len(a), len(b)):
                     # two tracks taking turns on one object (each coasts while the other takes the
                     # candidate) share few frames: compared where b has points either side, and
                     # joined only on top of each other (not at a canopy's offset: neighbours)
                     ia, bv = _at_times(b, a[:, T], p.comove_interp_s)
-                    if len(ia) < max(3, p.comove_min_share * len(a)):
+                    if not self._comparable(len(ia), len(a), len(b)):
                         continue
                     reach = p.comove_turns_k * max(a_size, sizes[k])
                 dxy = bv[:, [RX, RY]] - a[ia][:, [RX, RY]]
@@ -528,9 +533,9 @@ class TrackingCollector:
             if key not in scores:
                 a, b = arr(ta), arr(tb)
                 scores[key] = None
-                # a short overlap (the new piece was born before the old one was declared lost): less
-                # than _merge_comoving needs to compare them, so that no pair falls between the two
-                if len(np.intersect1d(a[:, F], b[:, F])) < max(3, p.comove_min_share * min(len(a), len(b))):
+                # a short overlap (the new piece was born before the old one was declared lost): too
+                # short for _merge_comoving to compare them, so that no pair falls between the two
+                if not self._comparable(len(np.intersect1d(a[:, F], b[:, F])), len(a), len(b)):
                     tm = 0.5 * (a[-1, T] + b[0, T])
                     fa, fb = end(ta, "tail"), end(tb, "head")
                     if fa is not None and fb is not None:
